@@ -1,0 +1,49 @@
+# ticket: PGXS build, tests and demo.
+#
+#   make            build the module
+#   make install    install it into the PostgreSQL found by $(PG_CONFIG)
+#   make test       install missing packages, build, install, and run every test
+#                   against throwaway clusters (test/run)
+#   make demo       build, start a throwaway cluster and run the sale demo (bench/demo)
+#
+# The installcheck-* targets are what test/run calls, as an unprivileged user.
+
+EXTENSION = ticket
+MODULE_big = ticket
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA = $(sort $(wildcard ticket--*.sql))
+
+# Tests are picked up by wildcard: adding a file registers it.
+REGRESS ?= $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=test/ticket.conf
+ISOLATION ?= $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --temp-instance=./tmp_isolation \
+	--temp-config=test/ticket.conf --temp-config=test/isolation.conf
+TAP_TESTS = 1
+PROVE_TESTS ?= $(sort $(wildcard test/t/*.pl))
+PROVE_FLAGS = -I test/t
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+EXTRA_CLEAN = tmp_regress tmp_isolation output_iso
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: test demo installcheck-regress installcheck-isolation installcheck-tap
+
+test:
+	bash test/run
+
+demo:
+	bash bench/demo
+
+installcheck-regress:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+
+installcheck-isolation:
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+
+installcheck-tap:
+	$(prove_installcheck)

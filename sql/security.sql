@@ -1,0 +1,144 @@
+-- Security: least privilege for the three roles, pinned search_path, and a
+-- search_path hijack that must change nothing.
+CREATE EXTENSION IF NOT EXISTS ticket;
+\set SHOW_CONTEXT never
+
+CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE stmt;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.err(text) TO PUBLIC;
+
+-- The roles exist and cannot log in; DBAs grant them to login roles.
+SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb
+  FROM pg_roles WHERE rolname LIKE 'ticket\_%' ORDER BY rolname;
+
+-- Lint over every object of the extension.
+-- No function may be executed by PUBLIC (a NULL acl means PUBLIC may).
+SELECT p.oid::regprocedure AS executable_by_public
+  FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+ WHERE d.refclassid = 'pg_extension'::regclass
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ticket')
+   AND (p.proacl IS NULL OR EXISTS (SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0));
+-- Every function pins search_path to pg_catalog, pg_temp.
+SELECT p.oid::regprocedure AS unpinned
+  FROM pg_proc p
+ WHERE p.pronamespace = 'ticket'::regnamespace
+   AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false);
+-- No table, view or sequence grants anything to PUBLIC; nobody but the owner writes.
+SELECT c.oid::regclass AS public_or_writable
+  FROM pg_class c
+ WHERE c.relnamespace = 'ticket'::regnamespace AND c.relkind IN ('r', 'v', 'S', 'p')
+   AND (c.relacl IS NULL
+		OR EXISTS (SELECT FROM aclexplode(c.relacl) a
+				    WHERE a.grantee = 0
+					   OR (a.grantee <> c.relowner AND a.privilege_type <> 'SELECT')));
+-- PUBLIC may not use the schema.
+SELECT has_schema_privilege('public', 'ticket', 'USAGE') AS public_usage;
+-- Which functions each role may call.
+SELECT r.rolname, string_agg(p.proname, ', ' ORDER BY p.proname) AS may_execute
+  FROM pg_proc p CROSS JOIN pg_roles r
+ WHERE p.pronamespace = 'ticket'::regnamespace
+   AND r.rolname IN ('ticket_admin', 'ticket_customer', 'ticket_adapter')
+   AND has_function_privilege(r.oid, p.oid, 'EXECUTE')
+ GROUP BY r.rolname ORDER BY r.rolname;
+
+-- A role with no grants at all gets 42501 everywhere.
+CREATE ROLE ticket_test_nobody;
+SET ROLE ticket_test_nobody;
+SELECT pg_temp.err($$SELECT ticket.create_concert('x', '2100-06-01', '2100-05-01')$$);
+SELECT pg_temp.err($$SELECT ticket.preloaded()$$);
+SELECT pg_temp.err($$SELECT * FROM ticket.concerts$$);
+SELECT pg_temp.err($$SELECT * FROM ticket.seat$$);
+RESET ROLE;
+
+-- The customer and the payment adapter cannot touch the catalogue.
+SET ROLE ticket_customer;
+SELECT ticket.preloaded();
+SELECT pg_temp.err($$SELECT ticket.create_concert('x', '2100-06-01', '2100-05-01')$$);
+SELECT pg_temp.err($$SELECT ticket.add_section(1, 'x', 'A', 10, 1, 1)$$);
+SELECT pg_temp.err($$SELECT ticket.open_sale(1)$$);
+SELECT pg_temp.err($$SELECT * FROM ticket.concerts$$);
+SELECT pg_temp.err($$SELECT * FROM ticket.concert$$);
+SELECT pg_temp.err($$UPDATE ticket.seat SET state = 'sold'$$);
+SELECT pg_temp.err($$SELECT ticket._bump_counter('seats_generated', 1)$$);
+RESET ROLE;
+SET ROLE ticket_adapter;
+SELECT pg_temp.err($$SELECT ticket.cancel_concert(1)$$);
+SELECT pg_temp.err($$SELECT * FROM ticket.counters()$$);
+SELECT pg_temp.err($$DELETE FROM ticket.seat$$);
+RESET ROLE;
+
+-- The admin works through the functions only.
+SET ROLE ticket_admin;
+SELECT ticket.create_concert('Admin Night', '2100-06-01 20:00+00', '2100-05-01 10:00+00') AS cid \gset
+SELECT ticket.add_section(:cid, 'Floor', 'A', 50, 2, 10);
+SELECT title, capacity, available FROM ticket.concerts WHERE concert_id = :cid;
+SELECT pg_temp.err($$INSERT INTO ticket.concert (title, starts_at, sale_opens_at, sale_closes_at, hold_ttl, per_user_limit, admit_rate, admission_ttl) VALUES ('x', now(), now(), now(), '1 minute', 1, 1, '1 minute')$$);
+SELECT pg_temp.err(format($$UPDATE ticket.seat SET state = 'sold' WHERE concert_id = %s$$, :cid));
+SELECT pg_temp.err(format($$DELETE FROM ticket.section WHERE concert_id = %s$$, :cid));
+SELECT pg_temp.err($$TRUNCATE ticket.seat$$);
+SELECT pg_temp.err($$SELECT nextval('ticket.concert_concert_id_seq')$$);
+SELECT pg_temp.err(format($$SELECT ticket._add_seats(%s, 'Sneaky', 'A', 1, NULL, NULL, 5)$$, :cid));
+SELECT pg_temp.err(format($$SELECT ticket._lock_concert(%s)$$, :cid));
+SELECT pg_temp.err($$SELECT ticket._bump_counter('seats_generated', 1)$$);
+SELECT pg_temp.err($$CREATE TABLE ticket.mine (x int)$$);
+SELECT count(*) AS seats FROM ticket.seat WHERE concert_id = :cid;
+RESET ROLE;
+
+-- search_path hijack: hostile look-alikes of the built-ins the functions use,
+-- in a schema placed before pg_catalog.  Each records that it ran.
+CREATE SCHEMA evil;
+CREATE TABLE evil.log (what text);
+GRANT USAGE ON SCHEMA evil TO ticket_admin;
+GRANT INSERT ON evil.log TO PUBLIC;
+CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE sql
+	AS $$ INSERT INTO evil.log VALUES ('now'); SELECT '1999-01-01'::timestamptz $$;
+CREATE FUNCTION evil.btrim(text) RETURNS text LANGUAGE sql
+	AS $$ INSERT INTO evil.log VALUES ('btrim'); SELECT 'x' $$;
+CREATE FUNCTION evil.char_length(text) RETURNS integer LANGUAGE sql
+	AS $$ INSERT INTO evil.log VALUES ('char_length'); SELECT 1 $$;
+CREATE FUNCTION evil.round(numeric, integer) RETURNS numeric LANGUAGE sql
+	AS $$ INSERT INTO evil.log VALUES ('round'); SELECT $1 $$;
+CREATE FUNCTION evil.generate_series(integer, integer) RETURNS SETOF integer LANGUAGE sql
+	AS $$ INSERT INTO evil.log VALUES ('generate_series'); SELECT 1 $$;
+CREATE FUNCTION evil.eq(bigint, bigint) RETURNS boolean LANGUAGE sql
+	AS $$ INSERT INTO evil.log VALUES ('= bigint'); SELECT true $$;
+CREATE OPERATOR evil.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = evil.eq);
+CREATE FUNCTION evil.lt(integer, integer) RETURNS boolean LANGUAGE sql
+	AS $$ INSERT INTO evil.log VALUES ('< integer'); SELECT false $$;
+CREATE OPERATOR evil.< (LEFTARG = integer, RIGHTARG = integer, FUNCTION = evil.lt);
+CREATE OPERATOR evil.> (LEFTARG = integer, RIGHTARG = integer, FUNCTION = evil.lt);
+CREATE FUNCTION evil.plus(integer, integer) RETURNS integer LANGUAGE sql
+	AS $$ INSERT INTO evil.log VALUES ('+ integer'); SELECT 0 $$;
+CREATE OPERATOR evil.+ (LEFTARG = integer, RIGHTARG = integer, FUNCTION = evil.plus);
+CREATE FUNCTION evil.le(timestamptz, timestamptz) RETURNS boolean LANGUAGE sql
+	AS $$ INSERT INTO evil.log VALUES ('<= timestamptz'); SELECT true $$;
+CREATE OPERATOR evil.<= (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = evil.le);
+-- A temporary table may not stand in for the extension's tables either.
+CREATE TEMP TABLE concert (concert_id bigint, title text);
+
+SET ROLE ticket_admin;
+SET search_path = evil, pg_catalog, public;
+-- Proof that the look-alikes win for unqualified names on this path:
+SELECT 1 + 1 AS hostile_plus, now() AS hostile_now;
+SELECT ticket.create_concert('Hijack', '2100-06-01 20:00+00', '2100-05-01 10:00+00') AS hid \gset
+SELECT ticket.add_section(:hid, 'Floor', 'A', 99.99, 3, 4);
+SELECT ticket.add_standing(:hid, 'Pit', 'GA', 20, 7);
+SELECT ticket.update_concert(:hid, title => 'Hijack 2', admit_rate => 7);
+SELECT ticket.open_sale(:hid);
+SELECT ticket.close_sale(:hid);
+SELECT title, state, sections, capacity, available FROM ticket.concerts WHERE concert_id = :hid;
+SELECT * FROM ticket.seat_map(:hid, 1);
+RESET search_path;
+RESET ROLE;
+SELECT what, count(*) AS hostile_calls FROM evil.log GROUP BY what ORDER BY what;
+SELECT count(*) AS seats, min(seat_id), max(seat_id) FROM ticket.seat WHERE concert_id = :hid;
+
+DROP SCHEMA evil CASCADE;
+DROP TABLE pg_temp.concert;
+DROP ROLE ticket_test_nobody;

@@ -1,0 +1,43 @@
+/*
+ * ticket.h
+ *		Shared declarations of the ticket extension.
+ *
+ * Every capability lives in a file of its own under src/; this header holds
+ * what more than one of them needs: the shared-memory state created by
+ * _PG_init (src/ticket.c) and the guard that refuses to run without it.
+ */
+#ifndef TICKET_H
+#define TICKET_H
+
+#include "port/atomics.h"
+#include "utils/timestamp.h"
+
+/*
+ * Counters kept in shared memory since the server started.  They count what
+ * leaves no row behind (or what a scraper wants without scanning tables); a
+ * counter bumped by a transaction that later aborts stays bumped, as in
+ * pg_stat_statements.  Names are in ticket_counter_names (src/ticket.c), in
+ * the same order.
+ */
+typedef enum TicketCounter
+{
+	TICKET_COUNTER_CONCERTS_CREATED,
+	TICKET_COUNTER_SECTIONS_ADDED,
+	TICKET_COUNTER_SEATS_GENERATED,
+	TICKET_COUNTER_SALES_OPENED,
+	TICKET_NUM_COUNTERS
+} TicketCounter;
+
+typedef struct TicketSharedState
+{
+	TimestampTz started_at;		/* when shared memory was (re)initialised */
+	pg_atomic_uint64 counters[TICKET_NUM_COUNTERS];
+} TicketSharedState;
+
+/* NULL unless the library was loaded through shared_preload_libraries */
+extern TicketSharedState *ticket_shared;
+
+extern void ticket_require_preload(const char *function_name);
+extern void ticket_count(TicketCounter counter, uint64 n);
+
+#endif							/* TICKET_H */
