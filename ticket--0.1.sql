@@ -661,13 +661,216 @@ $$;
 COMMENT ON FUNCTION ticket.seat_map(bigint, integer) IS
 	'Draws a section in psql: one line per row (standing: per 50 places), . available, h held, x sold.';
 
+/* ------------------------------------------------------------------ holds */
+
+CREATE TYPE ticket.hold_state AS ENUM ('active', 'checking_out', 'confirmed', 'expired', 'released');
+COMMENT ON TYPE ticket.hold_state IS
+	'Life of a hold: active until expires_at (an active hold past it is expired, whether or not a cleaner has said so), then released, expired, or through checkout to confirmed.';
+
+CREATE TYPE ticket.hold_result AS (
+	hold_id bigint,
+	status text,
+	expires_at timestamptz,
+	seat_ids integer[]
+);
+COMMENT ON TYPE ticket.hold_result IS
+	'Result of ticket.hold and ticket.hold_best: status held (with hold_id, expires_at, seat_ids), or taken, limit, closed, sold_out, no_adjacent (the rest NULL); a replayed idempotency key returns its hold with its current state.';
+
+CREATE SEQUENCE ticket.hold_id_seq;
+
+/*
+ * No foreign key to concert: each hold would take a KEY SHARE lock on the
+ * concert row, and a thousand buyers at once would pile those into one
+ * multixact.  Holds are written only by the functions below.
+ */
+CREATE TABLE ticket.hold (
+	hold_id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('ticket.hold_id_seq'),
+	concert_id bigint NOT NULL,
+	user_id text NOT NULL,
+	seat_ids integer[] NOT NULL,
+	state ticket.hold_state NOT NULL DEFAULT 'active',
+	created_at timestamptz NOT NULL,
+	expires_at timestamptz NOT NULL,
+	ended_at timestamptz,
+	idempotency_key text,
+	request text NOT NULL
+);
+ALTER SEQUENCE ticket.hold_id_seq OWNED BY ticket.hold.hold_id;
+CREATE INDEX hold_buyer_idx ON ticket.hold (concert_id, user_id);
+CREATE UNIQUE INDEX hold_idempotency_idx ON ticket.hold (concert_id, user_id, idempotency_key)
+	WHERE idempotency_key IS NOT NULL;
+COMMENT ON TABLE ticket.hold IS
+	'Seats held for one user of one concert until expires_at. request is what was asked (to detect a reused idempotency key).';
+
+SELECT pg_catalog.pg_extension_config_dump('ticket.hold', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.hold_id_seq', '');
+
+CREATE FUNCTION ticket._lock_seats(concert_id bigint, seat_ids integer[])
+RETURNS void
+LANGUAGE c STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ticket_lock_seats';
+COMMENT ON FUNCTION ticket._lock_seats(bigint, integer[]) IS
+	'Internal: takes the seat locks of a concert in ascending order, waiting for buyers who are trying them.';
+
+CREATE FUNCTION ticket.hold(
+	concert_id bigint,
+	user_id text,
+	seat_ids integer[],
+	idempotency_key text DEFAULT NULL)
+RETURNS ticket.hold_result
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ticket_hold';
+COMMENT ON FUNCTION ticket.hold(bigint, text, integer[], text) IS
+	'Holds the named seats for a user, all or none, without ever waiting for another buyer; expires after the concert''s hold_ttl.';
+
+CREATE FUNCTION ticket.hold_best(
+	concert_id bigint,
+	user_id text,
+	section_id integer,
+	quantity integer,
+	adjacent boolean DEFAULT false,
+	idempotency_key text DEFAULT NULL)
+RETURNS ticket.hold_result
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ticket_hold_best';
+COMMENT ON FUNCTION ticket.hold_best(bigint, text, integer, integer, boolean, text) IS
+	'Holds the best quantity free seats of a section (lowest rows first, side by side if adjacent) or quantity standing places.';
+
+CREATE FUNCTION ticket.release(hold_id bigint, user_id text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	h ticket.hold;
+	outcome ticket.hold_state;
+BEGIN
+	IF hold_id IS NULL OR user_id IS NULL THEN
+		RAISE EXCEPTION 'hold_id and user_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO h FROM ticket.hold AS x WHERE x.hold_id = hold_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'hold % does not exist', hold_id USING ERRCODE = 'P0002';
+	END IF;
+	IF h.user_id <> user_id THEN
+		RAISE EXCEPTION 'hold % belongs to another user', hold_id
+			USING ERRCODE = '42501', HINT = 'Only the user who made a hold may release it.';
+	END IF;
+	IF h.state IN ('checking_out', 'confirmed') THEN
+		RAISE EXCEPTION 'hold % is %', hold_id, h.state
+			USING ERRCODE = '55000', HINT = 'A hold in checkout or paid for is undone by compensation, not release.';
+	END IF;
+	IF h.state <> 'active' THEN
+		RETURN h.state::text;
+	END IF;
+
+	/* Seats an expired hold lost to a new buyer point at that buyer's hold: leave them. */
+	PERFORM ticket._lock_seats(h.concert_id, h.seat_ids);
+	UPDATE ticket.seat AS s
+	   SET state = 'available', hold_id = NULL, held_until = NULL
+	 WHERE s.concert_id = h.concert_id AND s.seat_id = ANY (h.seat_ids)
+	   AND s.hold_id = h.hold_id AND s.state = 'held';
+	outcome := CASE WHEN h.expires_at <= now() THEN 'expired' ELSE 'released' END;
+	UPDATE ticket.hold AS x SET state = outcome, ended_at = now() WHERE x.hold_id = hold_id;
+	RETURN outcome::text;
+END
+$$;
+COMMENT ON FUNCTION ticket.release(bigint, text) IS
+	'Gives a hold''s seats back at once (only its user may); returns released, or expired / the state it had already ended in.';
+
+/* ------------------------------------------------------------- invariants */
+
+CREATE FUNCTION ticket.verify(concert_id bigint DEFAULT NULL)
+RETURNS TABLE (concert_id bigint, violation text, detail text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH live AS (
+		SELECT h.* FROM ticket.hold AS h
+		 WHERE ($1 IS NULL OR h.concert_id = $1)
+		   AND (h.state IN ('checking_out', 'confirmed')
+				OR (h.state = 'active' AND h.expires_at > now()))
+	), live_seat AS (
+		SELECT l.concert_id, l.hold_id, l.state, l.expires_at, u.seat_id
+		  FROM live AS l CROSS JOIN LATERAL unnest(l.seat_ids) AS u(seat_id)
+	), seats AS (
+		SELECT t.* FROM ticket.seat AS t WHERE $1 IS NULL OR t.concert_id = $1
+	)
+	/* A seat in two live holds. */
+	SELECT ls.concert_id, 'seat in two live holds',
+		   format('seat %s is in holds %s', ls.seat_id, string_agg(ls.hold_id::text, ', ' ORDER BY ls.hold_id))
+	  FROM live_seat AS ls
+	 GROUP BY ls.concert_id, ls.seat_id
+	HAVING count(*) > 1
+	UNION ALL
+	/* A live hold whose seat does not say so. */
+	SELECT ls.concert_id, 'seat disagrees with its hold',
+		   format('hold %s (%s) lists seat %s, which is %s with hold %s%s',
+				  ls.hold_id, ls.state, ls.seat_id, coalesce(t.state::text, 'missing'), coalesce(t.hold_id::text, 'none'),
+				  CASE WHEN t.held_until IS DISTINCT FROM ls.expires_at AND ls.state = 'active'
+					   THEN ' and a different expiry' ELSE '' END)
+	  FROM live_seat AS ls
+	  LEFT JOIN ticket.seat AS t ON t.concert_id = ls.concert_id AND t.seat_id = ls.seat_id
+	 WHERE t.hold_id IS DISTINCT FROM ls.hold_id
+		OR (ls.state = 'active' AND (t.state <> 'held' OR t.held_until IS DISTINCT FROM ls.expires_at))
+		OR (ls.state = 'checking_out' AND t.state <> 'held')
+		OR (ls.state = 'confirmed' AND t.state <> 'sold')
+	UNION ALL
+	/* A seat held or sold by no hold, or by one that does not list it. */
+	SELECT t.concert_id, 'seat disagrees with its hold',
+		   format('seat %s is %s with hold %s, which %s', t.seat_id, t.state,
+				  coalesce(t.hold_id::text, 'none'),
+				  CASE WHEN h.hold_id IS NULL THEN 'does not exist' ELSE 'does not list it' END)
+	  FROM seats AS t
+	  LEFT JOIN ticket.hold AS h ON h.hold_id = t.hold_id
+	 WHERE t.state <> 'available'
+	   AND (h.hold_id IS NULL OR h.concert_id <> t.concert_id OR NOT t.seat_id = ANY (h.seat_ids))
+	UNION ALL
+	/* A seat still held for a hold that has ended (a leaked seat). */
+	SELECT t.concert_id, 'seat held by an ended hold',
+		   format('seat %s is still held by hold %s, which is %s', t.seat_id, h.hold_id, h.state)
+	  FROM seats AS t
+	  JOIN ticket.hold AS h ON h.hold_id = t.hold_id
+	 WHERE t.state = 'held' AND t.held_until > now() AND h.state IN ('released', 'expired')
+	UNION ALL
+	/* An available seat that still names a hold. */
+	SELECT t.concert_id, 'available seat names a hold',
+		   format('seat %s is available but names hold %s', t.seat_id, t.hold_id)
+	  FROM seats AS t
+	 WHERE t.state = 'available' AND (t.hold_id IS NOT NULL OR t.held_until IS NOT NULL)
+	UNION ALL
+	/* available + held + sold = capacity, seat by seat. */
+	SELECT s.concert_id, 'section capacity',
+		   format('section %s (%s) has %s seats for a capacity of %s', s.section_id, s.name, n.seats, s.capacity)
+	  FROM ticket.section AS s
+	 CROSS JOIN LATERAL (
+		SELECT count(*) AS seats FROM ticket.seat AS t
+		 WHERE t.concert_id = s.concert_id AND t.section_id = s.section_id
+		   AND t.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1) AS n
+	 WHERE ($1 IS NULL OR s.concert_id = $1) AND n.seats <> s.capacity
+	UNION ALL
+	/* A user over the limit. */
+	SELECT l.concert_id, 'user over the limit',
+		   format('user %s holds or owns %s seats; the limit is %s', l.user_id,
+				  sum(cardinality(l.seat_ids)), c.per_user_limit)
+	  FROM live AS l JOIN ticket.concert AS c ON c.concert_id = l.concert_id
+	 GROUP BY l.concert_id, l.user_id, c.per_user_limit
+	HAVING sum(cardinality(l.seat_ids)) > c.per_user_limit
+$$;
+COMMENT ON FUNCTION ticket.verify(bigint) IS
+	'Checks the invariants of one concert (or all): returns one row per violation, none when all is well.';
+
 /* ------------------------------------------------------------ privileges */
 
 REVOKE ALL ON ALL TABLES IN SCHEMA ticket FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA ticket FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ticket FROM PUBLIC;
 
-GRANT SELECT ON ticket.concert, ticket.section, ticket.seat, ticket.concerts, ticket.sections TO ticket_admin;
+GRANT SELECT ON ticket.concert, ticket.section, ticket.seat, ticket.hold, ticket.concerts, ticket.sections TO ticket_admin;
 GRANT EXECUTE ON FUNCTION
 	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer),
 	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer),
@@ -677,6 +880,12 @@ GRANT EXECUTE ON FUNCTION
 	ticket.add_section(bigint, text, text, numeric, integer, integer),
 	ticket.add_standing(bigint, text, text, numeric, integer),
 	ticket.seat_map(bigint, integer),
-	ticket.counters()
+	ticket.counters(),
+	ticket.verify(bigint)
 TO ticket_admin;
+GRANT EXECUTE ON FUNCTION
+	ticket.hold(bigint, text, integer[], text),
+	ticket.hold_best(bigint, text, integer, integer, boolean, text),
+	ticket.release(bigint, text)
+TO ticket_customer;
 GRANT EXECUTE ON FUNCTION ticket.preloaded() TO ticket_admin, ticket_customer, ticket_adapter;

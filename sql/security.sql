@@ -1,6 +1,9 @@
 -- Security: least privilege for the three roles, pinned search_path, and a
 -- search_path hijack that must change nothing.
-CREATE EXTENSION IF NOT EXISTS ticket;
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS ticket CASCADE;
+CREATE EXTENSION ticket;
+RESET client_min_messages;
 \set SHOW_CONTEXT never
 
 CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS $$

@@ -36,6 +36,12 @@ static const char *const ticket_counter_names[TICKET_NUM_COUNTERS] = {
 	"sections_added",
 	"seats_generated",
 	"sales_opened",
+	"holds_held",
+	"holds_taken",
+	"holds_limit",
+	"holds_closed",
+	"holds_sold_out",
+	"holds_no_adjacent",
 };
 
 static void ticket_shmem_request(void);

@@ -10,6 +10,7 @@
 #define TICKET_H
 
 #include "port/atomics.h"
+#include "utils/array.h"
 #include "utils/timestamp.h"
 
 /*
@@ -25,6 +26,13 @@ typedef enum TicketCounter
 	TICKET_COUNTER_SECTIONS_ADDED,
 	TICKET_COUNTER_SEATS_GENERATED,
 	TICKET_COUNTER_SALES_OPENED,
+	/* one per outcome of ticket.hold / ticket.hold_best, in HoldStatus order */
+	TICKET_COUNTER_HOLD_HELD,
+	TICKET_COUNTER_HOLD_TAKEN,
+	TICKET_COUNTER_HOLD_LIMIT,
+	TICKET_COUNTER_HOLD_CLOSED,
+	TICKET_COUNTER_HOLD_SOLD_OUT,
+	TICKET_COUNTER_HOLD_NO_ADJACENT,
 	TICKET_NUM_COUNTERS
 } TicketCounter;
 
@@ -39,5 +47,14 @@ extern TicketSharedState *ticket_shared;
 
 extern void ticket_require_preload(const char *function_name);
 extern void ticket_count(TicketCounter counter, uint64 n);
+
+/* src/lock.c */
+extern bool ticket_try_lock_seat(int64 concert_id, int32 seat_id);
+extern void ticket_lock_seat(int64 concert_id, int32 seat_id);
+extern void ticket_unlock_seat(int64 concert_id, int32 seat_id);
+extern void ticket_lock_user(int64 concert_id, const char *user_id, int len);
+
+/* src/hold.c */
+extern int32 *ticket_sorted_seat_ids(ArrayType *arr, int *n);
 
 #endif							/* TICKET_H */

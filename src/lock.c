@@ -1,0 +1,117 @@
+/*
+ * lock.c
+ *		The extension's own transaction-scoped locks on seats and buyers.
+ *
+ * They are advisory locks with lock classes of their own (locktag_field4),
+ * so they can never collide with an application's pg_advisory_* locks
+ * (classes 1 and 2) yet still show in pg_locks:
+ *
+ *		locktype = 'advisory', objsubid = 11: a seat; classid = concert_id
+ *		(low 32 bits), objid = seat_id
+ *		locktype = 'advisory', objsubid = 12: a buyer; classid = concert_id
+ *		(low 32 bits), objid = hash of user_id
+ *
+ * Every lock is transaction-scoped (never session-level, which breaks behind
+ * pgbouncer in transaction pooling) and released at commit or abort; a failed
+ * hold gives its seat locks back at once so that others are not told "taken"
+ * for seats nobody holds.
+ *
+ * The rule that makes them sufficient: every writer of a ticket.seat row
+ * holds that seat's lock.  Buyers only try them (fast-fail); release,
+ * checkout and the cleaner wait for them, briefly, since a buyer who fails
+ * gives them back at once.  Seats are always locked in ascending seat_id
+ * order, so two waiters cannot deadlock.
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/array.h"
+
+#include "ticket.h"
+
+#define TICKET_LOCKCLASS_SEAT	11
+#define TICKET_LOCKCLASS_USER	12
+
+/*
+ * Fill in the lock tag of one seat.
+ */
+static void
+seat_locktag(LOCKTAG *tag, int64 concert_id, int32 seat_id)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) concert_id, (uint32) seat_id,
+						 TICKET_LOCKCLASS_SEAT);
+}
+
+/*
+ * Try to lock a seat without waiting; true when this transaction holds it.
+ */
+bool
+ticket_try_lock_seat(int64 concert_id, int32 seat_id)
+{
+	LOCKTAG		tag;
+
+	seat_locktag(&tag, concert_id, seat_id);
+	return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/*
+ * Lock a seat, waiting for a buyer who is trying it to give it back.
+ */
+void
+ticket_lock_seat(int64 concert_id, int32 seat_id)
+{
+	LOCKTAG		tag;
+
+	seat_locktag(&tag, concert_id, seat_id);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
+ * Give back a seat lock before the transaction ends.
+ */
+void
+ticket_unlock_seat(int64 concert_id, int32 seat_id)
+{
+	LOCKTAG		tag;
+
+	seat_locktag(&tag, concert_id, seat_id);
+	LockRelease(&tag, ExclusiveLock, false);
+}
+
+/*
+ * Lock a buyer of a concert for the rest of the transaction, so that one
+ * user's concurrent calls check the per-user limit one after another.  Two
+ * users whose ids hash alike merely wait for each other briefly.
+ */
+void
+ticket_lock_user(int64 concert_id, const char *user_id, int len)
+{
+	LOCKTAG		tag;
+	uint32		h = hash_bytes((const unsigned char *) user_id, len);
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) concert_id, h, TICKET_LOCKCLASS_USER);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+PG_FUNCTION_INFO_V1(ticket_lock_seats);
+
+/*
+ * Lock the given seats of a concert in ascending order, waiting as needed
+ * (for release, checkout and the cleaner; buyers use the try-lock).
+ */
+Datum
+ticket_lock_seats(PG_FUNCTION_ARGS)
+{
+	int64		concert_id = PG_GETARG_INT64(0);
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+	int			n;
+	int32	   *seats;
+
+	seats = ticket_sorted_seat_ids(arr, &n);
+	for (int i = 0; i < n; i++)
+		ticket_lock_seat(concert_id, seats[i]);
+	PG_RETURN_VOID();
+}
