@@ -5,15 +5,18 @@
  *
  * A hold is all or nothing and never waits for another buyer:
  *
- *	1. Read the sale and, for named seats, whether they look free; a seat
- *	   already held or sold answers "taken" after this one query.
- *	2. Lock the buyer (src/lock.c): one user's concurrent calls queue here,
- *	   so the per-user limit and the idempotency key are checked one at a time.
- *	3. Try-lock every seat in ascending order; any seat locked by another
+ *	1. Lock the buyer (src/lock.c): one user's concurrent calls queue here,
+ *	   so the per-user limit and the idempotency key are checked one at a
+ *	   time.  Other buyers never share this lock.
+ *	2. One query reads the sale, the seats the buyer already has and, for
+ *	   named seats, whether they look free; a seat already held or sold
+ *	   answers "taken" here.
+ *	3. Try-lock every seat in ascending order; a seat locked by another
  *	   buyer's transaction means "taken" at once, and the locks taken so far
  *	   are given back.
- *	4. One statement re-checks the seats with a fresh snapshot, marks them
- *	   held and inserts the hold, or does nothing if any is no longer free.
+ *	4. One statement inserts the hold and marks the seats held, counting
+ *	   those still free under a fresh snapshot; in the rare case that one
+ *	   went between the first snapshot and its lock, both are undone.
  *
  * A seat is free when it is available or its hold has expired (held_until
  * <= now()): no cleaner needs to run first.  Expected outcomes come back as
@@ -67,6 +70,7 @@ typedef struct Sale
 	int32		per_user_limit;
 	int32		seat_count;
 	TimestampTz expires_at;		/* now() + hold_ttl */
+	int64		live;			/* seats the buyer holds or owns already */
 	int64		free;			/* hold: how many requested seats look free */
 	int32		first_seat_id;	/* hold_best: the section's seats */
 	int32		capacity;
@@ -85,9 +89,12 @@ typedef struct Replay
 
 static SPIPlanPtr plan_hold_sale = NULL;
 static SPIPlanPtr plan_best_sale = NULL;
-static SPIPlanPtr plan_buyer = NULL;
+static SPIPlanPtr plan_replay = NULL;
 static SPIPlanPtr plan_claim = NULL;
+static SPIPlanPtr plan_unclaim = NULL;
 static SPIPlanPtr plan_scan = NULL;
+
+static Oid	argtypes_unclaim[2] = {INT8OID, INT8OID};
 
 /*
  * Prepare a statement once per backend and keep it.
@@ -97,7 +104,7 @@ prepare_once(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 {
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -229,8 +236,25 @@ int4_array(int32 *values, int n)
 }
 
 /*
- * Read the sale settings shared by both kinds of hold from the current
- * SPI result (columns 1-4), raising P0002 when there is no such concert.
+ * The part of the sale query both kinds of hold share: whether the sale is
+ * open, the per-user limit, the concert's seat count, when a hold made now
+ * expires, and how many seats the buyer ($3) holds or owns already.
+ */
+#define SALE_COLUMNS \
+	"SELECT c.state = 'on_sale' AND c.sale_closes_at > now()," \
+	"       c.per_user_limit, c.seat_count, now() + c.hold_ttl," \
+	"       (SELECT coalesce(sum(cardinality(h.seat_ids)), 0) FROM ticket.hold h" \
+	"         WHERE h.concert_id = c.concert_id AND h.user_id = $3" \
+	"           AND (h.state IN ('checking_out', 'confirmed')" \
+	"                OR (h.state = 'active' AND h.expires_at > now())))"
+
+/* A seat is free when available or its hold has expired. */
+#define SEAT_IS_FREE \
+	"(s.state = 'available' OR (s.state = 'held' AND s.held_until <= now()))"
+
+/*
+ * Read the columns of SALE_COLUMNS from the current SPI result, raising
+ * P0002 when there is no such concert.
  */
 static void
 read_sale(Sale *sale, int64 concert_id)
@@ -245,79 +269,63 @@ read_sale(Sale *sale, int64 concert_id)
 	sale->per_user_limit = DatumGetInt32(col_datum(0, 2, &isnull));
 	sale->seat_count = DatumGetInt32(col_datum(0, 3, &isnull));
 	sale->expires_at = DatumGetTimestampTz(col_datum(0, 4, &isnull));
+	sale->live = DatumGetInt64(col_datum(0, 5, &isnull));
 }
 
 /*
- * Lock the buyer and look at their live holds: return how many seats they
- * hold or own, and fill *replay if a hold was made with this key.  A key
- * reused for a different request is an error, as in payment APIs.
+ * Find the hold this user made with this idempotency key, if any.  A key
+ * reused for a different request is an error, as in payment APIs.  The
+ * caller holds the buyer lock, so two calls with one key cannot both miss.
  */
-static int64
-lock_buyer(int64 concert_id, text *user_id, text *key, const char *request, Replay *replay)
+static void
+find_replay(int64 concert_id, text *user_id, text *key, const char *request, Replay *replay)
 {
 	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
 	Datum		values[3];
-	char		nulls[3] = {' ', ' ', key ? ' ' : 'n'};
-	int64		live = 0;
+	bool		isnull;
+	char	   *stored;
+	char	   *state;
 
-	ticket_lock_user(concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
-
-	prepare_once(&plan_buyer,
+	prepare_once(&plan_replay,
 				 "SELECT h.hold_id, h.state::text, h.expires_at, h.seat_ids, h.request,"
-				 "       h.idempotency_key IS NOT DISTINCT FROM $3 AS same_key,"
-				 "       h.state IN ('checking_out', 'confirmed')"
-				 "       OR (h.state = 'active' AND h.expires_at > now()) AS live"
+				 "       h.expires_at > now()"
 				 "  FROM ticket.hold h"
-				 " WHERE h.concert_id = $1 AND h.user_id = $2"
-				 "   AND (h.state IN ('checking_out', 'confirmed')"
-				 "        OR (h.state = 'active' AND h.expires_at > now())"
-				 "        OR h.idempotency_key = $3)",
+				 " WHERE h.concert_id = $1 AND h.user_id = $2 AND h.idempotency_key = $3",
 				 3, argtypes);
 	values[0] = Int64GetDatum(concert_id);
 	values[1] = PointerGetDatum(user_id);
-	values[2] = key ? PointerGetDatum(key) : (Datum) 0;
-	run_plan(plan_buyer, values, nulls, SPI_OK_SELECT);
+	values[2] = PointerGetDatum(key);
+	run_plan(plan_replay, values, NULL, SPI_OK_SELECT);
 
-	replay->found = false;
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		ArrayType  *seats = DatumGetArrayTypeP(col_datum(i, 4, &isnull));
-		bool		is_live = DatumGetBool(col_datum(i, 7, &isnull));
-
-		if (is_live)
-			live += ArrayGetNItems(ARR_NDIM(seats), ARR_DIMS(seats));
-		if (key && DatumGetBool(col_datum(i, 6, &isnull)))
-		{
-			char	   *stored = TextDatumGetCString(col_datum(i, 5, &isnull));
-			char	   *state = TextDatumGetCString(col_datum(i, 2, &isnull));
-
-			if (strcmp(stored, request) != 0)
-				ereport(ERROR,
-						errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("idempotency key \"%s\" was already used for a different request",
-							   text_to_cstring(key)),
-						errdetail("It made hold " INT64_FORMAT " for %s; this call asks for %s.",
-								  DatumGetInt64(col_datum(i, 1, &isnull)), stored, request),
-						errhint("Use a new key for a new request."));
-			replay->found = true;
-			replay->hold_id = DatumGetInt64(col_datum(i, 1, &isnull));
-			replay->expires_at = DatumGetTimestampTz(col_datum(i, 3, &isnull));
-			replay->seat_ids = col_datum(i, 4, &isnull);
-			/* An active hold past its expiry is expired, whatever the cleaner did. */
-			if (strcmp(state, "active") == 0)
-				replay->status = is_live ? "held" : "expired";
-			else
-				replay->status = state;
-		}
-	}
-	return live;
+	replay->found = SPI_processed > 0;
+	if (!replay->found)
+		return;
+	replay->hold_id = DatumGetInt64(col_datum(0, 1, &isnull));
+	stored = TextDatumGetCString(col_datum(0, 5, &isnull));
+	if (strcmp(stored, request) != 0)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("idempotency key \"%s\" was already used for a different request",
+					   text_to_cstring(key)),
+				errdetail("It made hold " INT64_FORMAT " for %s; this call asks for %s.",
+						  replay->hold_id, stored, request),
+				errhint("Use a new key for a new request."));
+	replay->expires_at = DatumGetTimestampTz(col_datum(0, 3, &isnull));
+	replay->seat_ids = col_datum(0, 4, &isnull);
+	state = TextDatumGetCString(col_datum(0, 2, &isnull));
+	/* An active hold past its expiry is expired, whatever the cleaner did. */
+	if (strcmp(state, "active") == 0)
+		replay->status = col_bool(6) ? "held" : "expired";
+	else
+		replay->status = state;
 }
 
 /*
- * Mark the locked seats held and insert the hold in one statement, which
- * does nothing unless every seat is still free under a fresh snapshot.
- * Returns the new hold id, or 0.
+ * Insert the hold and mark its seats held in one statement, counting the
+ * seats that were still free under a fresh snapshot.  If one was not (it
+ * went between the first snapshot and its lock), undo both: the seats we
+ * marked were free, so they go back to available.  Returns the new hold id,
+ * or 0.
  */
 static int64
 claim(int64 concert_id, text *user_id, int32 *seats, int n, TimestampTz expires_at,
@@ -327,24 +335,18 @@ claim(int64 concert_id, text *user_id, int32 *seats, int n, TimestampTz expires_
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', key ? ' ' : 'n', ' '};
 	bool		isnull;
+	int64		hold_id;
 
 	prepare_once(&plan_claim,
-				 "WITH h AS (SELECT pg_catalog.nextval('ticket.hold_id_seq') AS hold_id),"
-				 " free AS (SELECT count(*) AS n FROM ticket.seat s"
-				 "           WHERE s.concert_id = $1 AND s.seat_id = ANY ($2)"
-				 "             AND (s.state = 'available'"
-				 "                  OR (s.state = 'held' AND s.held_until <= now()))),"
+				 "WITH h AS (INSERT INTO ticket.hold (concert_id, user_id, seat_ids, created_at,"
+				 "                                    expires_at, idempotency_key, request)"
+				 "           VALUES ($1, $3, $2, now(), $4, $5, $6) RETURNING hold_id),"
 				 " claimed AS (UPDATE ticket.seat s"
 				 "                SET state = 'held', hold_id = h.hold_id, held_until = $4"
-				 "               FROM h, free"
-				 "              WHERE free.n = cardinality($2)"
-				 "                AND s.concert_id = $1 AND s.seat_id = ANY ($2)"
+				 "               FROM h"
+				 "              WHERE s.concert_id = $1 AND s.seat_id = ANY ($2) AND " SEAT_IS_FREE
 				 "             RETURNING s.seat_id)"
-				 " INSERT INTO ticket.hold (hold_id, concert_id, user_id, seat_ids, created_at,"
-				 "                          expires_at, idempotency_key, request)"
-				 " SELECT h.hold_id, $1, $3, $2, now(), $4, $5, $6 FROM h"
-				 "  WHERE (SELECT count(*) FROM claimed) = cardinality($2)"
-				 " RETURNING hold_id",
+				 " SELECT h.hold_id, (SELECT count(*) FROM claimed) FROM h",
 				 6, argtypes);
 	values[0] = Int64GetDatum(concert_id);
 	values[1] = int4_array(seats, n);
@@ -352,11 +354,20 @@ claim(int64 concert_id, text *user_id, int32 *seats, int n, TimestampTz expires_
 	values[3] = TimestampTzGetDatum(expires_at);
 	values[4] = key ? PointerGetDatum(key) : (Datum) 0;
 	values[5] = CStringGetTextDatum(request);
-	run_plan(plan_claim, values, nulls, SPI_OK_INSERT_RETURNING);
+	run_plan(plan_claim, values, nulls, SPI_OK_SELECT);
 
-	if (SPI_processed == 0)
-		return 0;
-	return DatumGetInt64(col_datum(0, 1, &isnull));
+	hold_id = DatumGetInt64(col_datum(0, 1, &isnull));
+	if (DatumGetInt64(col_datum(0, 2, &isnull)) == n)
+		return hold_id;
+
+	prepare_once(&plan_unclaim,
+				 "WITH d AS (DELETE FROM ticket.hold WHERE hold_id = $2)"
+				 " UPDATE ticket.seat SET state = 'available', hold_id = NULL, held_until = NULL"
+				 "  WHERE concert_id = $1 AND hold_id = $2",
+				 2, argtypes_unclaim);
+	values[1] = Int64GetDatum(hold_id);
+	run_plan(plan_unclaim, values, NULL, SPI_OK_UPDATE);
+	return 0;
 }
 
 static void
@@ -419,11 +430,10 @@ ticket_hold(PG_FUNCTION_ARGS)
 	Sale		sale;
 	Replay		replay;
 	StringInfoData request;
-	Oid			argtypes[2] = {INT8OID, INT4ARRAYOID};
-	Datum		values[2];
+	Oid			argtypes[3] = {INT8OID, INT4ARRAYOID, TEXTOID};
+	Datum		values[3];
 	bool		isnull;
 	int64		hold_id;
-	int64		live = -1;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -443,21 +453,33 @@ ticket_hold(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 
-	/* 1. The sale, and how many of the seats look free. */
+	/*
+	 * 1. Lock the buyer: their concurrent calls check the limit and the key
+	 * one at a time.  A retried call finds its hold before anything else.
+	 */
+	ticket_lock_user(concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
+	if (key != NULL)
+	{
+		find_replay(concert_id, user_id, key, request.data, &replay);
+		if (replay.found)
+			return finish(fcinfo, outer, HOLD_HELD, replay.status, replay.hold_id,
+						  replay.expires_at, replay.seat_ids);
+	}
+
+	/* 2. The sale, the buyer's seats, and how many of these seats look free. */
 	prepare_once(&plan_hold_sale,
-				 "SELECT c.state = 'on_sale' AND c.sale_closes_at > now(),"
-				 "       c.per_user_limit, c.seat_count, now() + c.hold_ttl,"
+				 SALE_COLUMNS ","
 				 "       (SELECT count(*) FROM ticket.seat s"
 				 "         WHERE s.concert_id = c.concert_id AND s.seat_id = ANY ($2)"
-				 "           AND (s.state = 'available'"
-				 "                OR (s.state = 'held' AND s.held_until <= now())))"
+				 "           AND " SEAT_IS_FREE ")"
 				 "  FROM ticket.concert c WHERE c.concert_id = $1",
-				 2, argtypes);
+				 3, argtypes);
 	values[0] = Int64GetDatum(concert_id);
 	values[1] = int4_array(seats, n);
+	values[2] = PointerGetDatum(user_id);
 	run_plan(plan_hold_sale, values, NULL, SPI_OK_SELECT);
 	read_sale(&sale, concert_id);
-	sale.free = DatumGetInt64(col_datum(0, 5, &isnull));
+	sale.free = DatumGetInt64(col_datum(0, 6, &isnull));
 
 	if (seats[n - 1] > sale.seat_count)
 		ereport(ERROR,
@@ -468,24 +490,11 @@ ticket_hold(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("cannot hold %d seats: the limit per user is %d", n, sale.per_user_limit));
-
-	/* A retried call finds its hold before anything else. */
-	if (key != NULL)
-	{
-		live = lock_buyer(concert_id, user_id, key, request.data, &replay);
-		if (replay.found)
-			return finish(fcinfo, outer, HOLD_HELD, replay.status, replay.hold_id,
-						  replay.expires_at, replay.seat_ids);
-	}
 	if (!sale.open)
 		return finish(fcinfo, outer, HOLD_CLOSED, NULL, 0, 0, 0);
 	if (sale.free < n)
 		return finish(fcinfo, outer, HOLD_TAKEN, NULL, 0, 0, 0);
-
-	/* 2. The buyer's limit. */
-	if (live < 0)
-		live = lock_buyer(concert_id, user_id, key, request.data, &replay);
-	if (live + n > sale.per_user_limit)
+	if (sale.live + n > sale.per_user_limit)
 		return finish(fcinfo, outer, HOLD_LIMIT, NULL, 0, 0, 0);
 
 	/* 3. Try-lock the seats in order; never wait for another buyer. */
@@ -602,11 +611,10 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 	Sale		sale;
 	Replay		replay;
 	char		request[64];
-	Oid			argtypes[2] = {INT8OID, INT4OID};
-	Datum		values[2];
+	Oid			argtypes[3] = {INT8OID, INT4OID, TEXTOID};
+	Datum		values[3];
 	bool		isnull;
 	int32	   *got;
-	int64		live = -1;
 
 	for (int i = 0; i < 5; i++)
 		if (PG_ARGISNULL(i))
@@ -631,43 +639,42 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 
+	ticket_lock_user(concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
+	if (key != NULL)
+	{
+		find_replay(concert_id, user_id, key, request, &replay);
+		if (replay.found)
+			return finish(fcinfo, outer, HOLD_HELD, replay.status, replay.hold_id,
+						  replay.expires_at, replay.seat_ids);
+	}
+
 	prepare_once(&plan_best_sale,
-				 "SELECT c.state = 'on_sale' AND c.sale_closes_at > now(),"
-				 "       c.per_user_limit, c.seat_count, now() + c.hold_ttl,"
+				 SALE_COLUMNS ","
 				 "       s.first_seat_id, s.capacity, s.seated"
 				 "  FROM ticket.concert c"
 				 "  LEFT JOIN ticket.section s"
 				 "    ON s.concert_id = c.concert_id AND s.section_id = $2"
 				 " WHERE c.concert_id = $1",
-				 2, argtypes);
+				 3, argtypes);
 	values[0] = Int64GetDatum(concert_id);
 	values[1] = Int32GetDatum(section_id);
+	values[2] = PointerGetDatum(user_id);
 	run_plan(plan_best_sale, values, NULL, SPI_OK_SELECT);
 	read_sale(&sale, concert_id);
-	sale.first_seat_id = DatumGetInt32(col_datum(0, 5, &isnull));
+	sale.first_seat_id = DatumGetInt32(col_datum(0, 6, &isnull));
 	if (isnull)
 		ereport(ERROR,
 				errcode(ERRCODE_NO_DATA_FOUND),
 				errmsg("concert " INT64_FORMAT " has no section %d", concert_id, section_id));
-	sale.capacity = DatumGetInt32(col_datum(0, 6, &isnull));
-	sale.seated = DatumGetBool(col_datum(0, 7, &isnull));
+	sale.capacity = DatumGetInt32(col_datum(0, 7, &isnull));
+	sale.seated = DatumGetBool(col_datum(0, 8, &isnull));
 	if (quantity > sale.per_user_limit)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("cannot hold %d seats: the limit per user is %d", quantity, sale.per_user_limit));
-
-	if (key != NULL)
-	{
-		live = lock_buyer(concert_id, user_id, key, request, &replay);
-		if (replay.found)
-			return finish(fcinfo, outer, HOLD_HELD, replay.status, replay.hold_id,
-						  replay.expires_at, replay.seat_ids);
-	}
 	if (!sale.open)
 		return finish(fcinfo, outer, HOLD_CLOSED, NULL, 0, 0, 0);
-	if (live < 0)
-		live = lock_buyer(concert_id, user_id, key, request, &replay);
-	if (live + quantity > sale.per_user_limit)
+	if (sale.live + quantity > sale.per_user_limit)
 		return finish(fcinfo, outer, HOLD_LIMIT, NULL, 0, 0, 0);
 
 	got = palloc(sizeof(int32) * quantity);

@@ -1,0 +1,2 @@
+-- Baseline: the round-trip ceiling.
+SELECT 1;
