@@ -71,7 +71,7 @@ typedef struct Sale
 	int32		seat_count;
 	TimestampTz expires_at;		/* now() + hold_ttl */
 	int64		live;			/* seats the buyer holds or owns already */
-	int64		free;			/* hold: how many requested seats look free */
+	bool		taken;			/* hold: a requested seat is held or sold */
 	int32		first_seat_id;	/* hold_best: the section's seats */
 	int32		capacity;
 	bool		seated;
@@ -346,7 +346,7 @@ claim(int64 concert_id, text *user_id, int32 *seats, int n, TimestampTz expires_
 				 "               FROM h"
 				 "              WHERE s.concert_id = $1 AND s.seat_id = ANY ($2) AND " SEAT_IS_FREE
 				 "             RETURNING s.seat_id)"
-				 " SELECT h.hold_id, (SELECT count(*) FROM claimed) FROM h",
+				 " SELECT h.hold_id, claimed.seat_id FROM h LEFT JOIN claimed ON true",
 				 6, argtypes);
 	values[0] = Int64GetDatum(concert_id);
 	values[1] = int4_array(seats, n);
@@ -356,8 +356,10 @@ claim(int64 concert_id, text *user_id, int32 *seats, int n, TimestampTz expires_
 	values[5] = CStringGetTextDatum(request);
 	run_plan(plan_claim, values, nulls, SPI_OK_SELECT);
 
+	/* One row per seat claimed (one row with no seat if none was). */
 	hold_id = DatumGetInt64(col_datum(0, 1, &isnull));
-	if (DatumGetInt64(col_datum(0, 2, &isnull)) == n)
+	(void) col_datum(0, 2, &isnull);
+	if (SPI_processed == n && !isnull)
 		return hold_id;
 
 	prepare_once(&plan_unclaim,
@@ -432,7 +434,6 @@ ticket_hold(PG_FUNCTION_ARGS)
 	StringInfoData request;
 	Oid			argtypes[3] = {INT8OID, INT4ARRAYOID, TEXTOID};
 	Datum		values[3];
-	bool		isnull;
 	int64		hold_id;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -469,9 +470,9 @@ ticket_hold(PG_FUNCTION_ARGS)
 	/* 2. The sale, the buyer's seats, and how many of these seats look free. */
 	prepare_once(&plan_hold_sale,
 				 SALE_COLUMNS ","
-				 "       (SELECT count(*) FROM ticket.seat s"
-				 "         WHERE s.concert_id = c.concert_id AND s.seat_id = ANY ($2)"
-				 "           AND " SEAT_IS_FREE ")"
+				 "       EXISTS (SELECT FROM ticket.seat s"
+				 "                WHERE s.concert_id = c.concert_id AND s.seat_id = ANY ($2)"
+				 "                  AND NOT " SEAT_IS_FREE ")"
 				 "  FROM ticket.concert c WHERE c.concert_id = $1",
 				 3, argtypes);
 	values[0] = Int64GetDatum(concert_id);
@@ -479,7 +480,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 	values[2] = PointerGetDatum(user_id);
 	run_plan(plan_hold_sale, values, NULL, SPI_OK_SELECT);
 	read_sale(&sale, concert_id);
-	sale.free = DatumGetInt64(col_datum(0, 6, &isnull));
+	sale.taken = col_bool(6);
 
 	if (seats[n - 1] > sale.seat_count)
 		ereport(ERROR,
@@ -492,7 +493,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 				errmsg("cannot hold %d seats: the limit per user is %d", n, sale.per_user_limit));
 	if (!sale.open)
 		return finish(fcinfo, outer, HOLD_CLOSED, NULL, 0, 0, 0);
-	if (sale.free < n)
+	if (sale.taken)
 		return finish(fcinfo, outer, HOLD_TAKEN, NULL, 0, 0, 0);
 	if (sale.live + n > sale.per_user_limit)
 		return finish(fcinfo, outer, HOLD_LIMIT, NULL, 0, 0, 0);
