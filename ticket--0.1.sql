@@ -156,6 +156,20 @@ AS 'MODULE_PATHNAME', 'ticket_bump_counter';
 COMMENT ON FUNCTION ticket._bump_counter(text, bigint) IS
 	'Internal: adds n to a shared-memory counter (a no-op when not preloaded).';
 
+CREATE FUNCTION ticket._concert_changed()
+RETURNS trigger
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ticket_concert_changed';
+COMMENT ON FUNCTION ticket._concert_changed() IS
+	'Internal trigger: at commit, makes every backend forget the concert and section settings it cached for holds.';
+
+/* Any change to a concert or section, by the functions or by hand, reaches the holds' caches. */
+CREATE TRIGGER concert_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ticket.concert
+	FOR EACH STATEMENT EXECUTE FUNCTION ticket._concert_changed();
+CREATE TRIGGER section_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ticket.section
+	FOR EACH STATEMENT EXECUTE FUNCTION ticket._concert_changed();
+
 CREATE FUNCTION ticket.counters(OUT counter text, OUT value bigint, OUT since timestamptz)
 RETURNS SETOF record
 LANGUAGE c VOLATILE

@@ -56,6 +56,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -110,6 +111,44 @@ typedef struct Catalog
 static Catalog cat;
 static bool cat_callback_registered = false;
 
+/*
+ * Each backend keeps the sale settings of the concerts and sections it has
+ * sold from, so that a buyer's call reads no concert row: a spike of a
+ * thousand backends would otherwise all pin the same page.  Every change to
+ * ticket.concert or ticket.section, through the functions or by hand, fires
+ * a statement trigger (ticket._concert_changed) that sends a relcache
+ * invalidation of ticket.concert at commit; the callback above empties
+ * these caches, and a backend takes such messages in at its next
+ * transaction start, so a cached setting is never older than the caller's
+ * transaction.
+ */
+typedef struct ConcertEntry
+{
+	int64		concert_id;		/* hash key */
+	bool		on_sale;
+	TimestampTz sale_closes_at;
+	Interval	hold_ttl;
+	int32		per_user_limit;
+	int32		seat_count;
+} ConcertEntry;
+
+typedef struct SectionKey
+{
+	int64		concert_id;
+	int32		section_id;
+} SectionKey;
+
+typedef struct SectionEntry
+{
+	SectionKey	key;			/* hash key */
+	int32		first_seat_id;
+	int32		capacity;
+	bool		seated;
+} SectionEntry;
+
+static HTAB *concert_cache = NULL;
+static HTAB *section_cache = NULL;
+
 /* The relations one call works on, opened and locked for the transaction. */
 typedef struct Tables
 {
@@ -146,7 +185,14 @@ catalog_invalidate(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == cat.concert || relid == cat.section ||
 		relid == cat.seat || relid == cat.hold)
+	{
 		cat.valid = false;
+		if (concert_cache)
+			hash_destroy(concert_cache);
+		if (section_cache)
+			hash_destroy(section_cache);
+		concert_cache = section_cache = NULL;
+	}
 }
 
 static Oid
@@ -386,38 +432,73 @@ get(TupleTableSlot *slot, AttrNumber attnum, bool *isnull)
 }
 
 /*
- * Read the sale (and, for hold_best, the section), raising P0002 when the
- * concert or section does not exist.
+ * Look up a concert's sale settings, from the backend's cache or its row.
  */
-static void
-read_sale(Tables *t, Snapshot snap, int64 concert_id, int32 section_id, Sale *sale)
+static ConcertEntry *
+concert_settings(Tables *t, Snapshot snap, int64 concert_id)
 {
-	ScanKeyData key[2];
+	ConcertEntry *e;
+	bool		found;
+	ScanKeyData key;
 	IndexScanDesc scan;
-	TupleTableSlot *slot = table_slot_create(t->concert, NULL);
+	TupleTableSlot *slot;
 	bool		isnull;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
+	if (concert_cache == NULL)
+	{
+		HASHCTL		ctl = {.keysize = sizeof(int64), .entrysize = sizeof(ConcertEntry)};
+
+		concert_cache = hash_create("ticket concerts", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	e = hash_search(concert_cache, &concert_id, HASH_FIND, NULL);
+	if (e)
+		return e;
+
+	slot = table_slot_create(t->concert, NULL);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
 	scan = index_beginscan(t->concert, t->concert_pkey, snap, 1, 0);
-	index_rescan(scan, key, 1, NULL, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
 	if (!index_getnext_slot(scan, ForwardScanDirection, slot))
 		ereport(ERROR,
 				errcode(ERRCODE_NO_DATA_FOUND),
 				errmsg("concert " INT64_FORMAT " does not exist", concert_id));
-	sale->open = DatumGetObjectId(get(slot, cat.c_state, &isnull)) == cat.on_sale &&
-		DatumGetTimestampTz(get(slot, cat.c_sale_closes_at, &isnull)) > now;
-	sale->per_user_limit = DatumGetInt32(get(slot, cat.c_per_user_limit, &isnull));
-	sale->seat_count = DatumGetInt32(get(slot, cat.c_seat_count, &isnull));
-	sale->expires_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-															   TimestampTzGetDatum(now),
-															   get(slot, cat.c_hold_ttl, &isnull)));
+	e = hash_search(concert_cache, &concert_id, HASH_ENTER, &found);
+	e->on_sale = DatumGetObjectId(get(slot, cat.c_state, &isnull)) == cat.on_sale;
+	e->sale_closes_at = DatumGetTimestampTz(get(slot, cat.c_sale_closes_at, &isnull));
+	e->hold_ttl = *DatumGetIntervalP(get(slot, cat.c_hold_ttl, &isnull));
+	e->per_user_limit = DatumGetInt32(get(slot, cat.c_per_user_limit, &isnull));
+	e->seat_count = DatumGetInt32(get(slot, cat.c_seat_count, &isnull));
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
+	return e;
+}
 
-	if (section_id < 0)
-		return;
+/*
+ * Look up a section's seats, from the backend's cache or its row.
+ */
+static SectionEntry *
+section_settings(Tables *t, Snapshot snap, int64 concert_id, int32 section_id)
+{
+	SectionEntry *e;
+	SectionKey	k = {.concert_id = concert_id, .section_id = section_id};
+	bool		found;
+	ScanKeyData key[2];
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		isnull;
+
+	if (section_cache == NULL)
+	{
+		HASHCTL		ctl = {.keysize = sizeof(SectionKey), .entrysize = sizeof(SectionEntry)};
+
+		section_cache = hash_create("ticket sections", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	e = hash_search(section_cache, &k, HASH_FIND, NULL);
+	if (e)
+		return e;
+
 	slot = table_slot_create(t->section, NULL);
+	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
 	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(section_id));
 	scan = index_beginscan(t->section, t->section_pkey, snap, 2, 0);
 	index_rescan(scan, key, 2, NULL, 0);
@@ -425,11 +506,40 @@ read_sale(Tables *t, Snapshot snap, int64 concert_id, int32 section_id, Sale *sa
 		ereport(ERROR,
 				errcode(ERRCODE_NO_DATA_FOUND),
 				errmsg("concert " INT64_FORMAT " has no section %d", concert_id, section_id));
-	sale->first_seat_id = DatumGetInt32(get(slot, cat.x_first_seat_id, &isnull));
-	sale->capacity = DatumGetInt32(get(slot, cat.x_capacity, &isnull));
-	sale->seated = DatumGetBool(get(slot, cat.x_seated, &isnull));
+	e = hash_search(section_cache, &k, HASH_ENTER, &found);
+	e->first_seat_id = DatumGetInt32(get(slot, cat.x_first_seat_id, &isnull));
+	e->capacity = DatumGetInt32(get(slot, cat.x_capacity, &isnull));
+	e->seated = DatumGetBool(get(slot, cat.x_seated, &isnull));
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
+	return e;
+}
+
+/*
+ * Read the sale (and, for hold_best, the section), raising P0002 when the
+ * concert or section does not exist.
+ */
+static void
+read_sale(Tables *t, Snapshot snap, int64 concert_id, bool with_section, int32 section_id,
+		  Sale *sale)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	ConcertEntry *c = concert_settings(t, snap, concert_id);
+
+	sale->open = c->on_sale && c->sale_closes_at > now;
+	sale->per_user_limit = c->per_user_limit;
+	sale->seat_count = c->seat_count;
+	sale->expires_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+															   TimestampTzGetDatum(now),
+															   IntervalPGetDatum(&c->hold_ttl)));
+	if (with_section)
+	{
+		SectionEntry *x = section_settings(t, snap, concert_id, section_id);
+
+		sale->first_seat_id = x->first_seat_id;
+		sale->capacity = x->capacity;
+		sale->seated = x->seated;
+	}
 }
 
 /* Is this hold tuple live: in checkout, paid, or active and not expired? */
@@ -740,7 +850,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 
 	/* The sale as the calling statement sees it, and the seats asked for. */
 	snap = RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetLatestSnapshot());
-	read_sale(&t, snap, concert_id, -1, &sale);
+	read_sale(&t, snap, concert_id, false, 0, &sale);
 	if (seats[n - 1] > sale.seat_count)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -942,7 +1052,7 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 	ticket_lock_user(concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
 	snap = RegisterSnapshot(GetLatestSnapshot());
 
-	read_sale(&t, snap, concert_id, section_id, &sale);
+	read_sale(&t, snap, concert_id, true, section_id, &sale);
 	if (quantity > sale.per_user_limit)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1027,4 +1137,22 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 	}
 	tables_close(&t);
 	return finish(fcinfo, status, NULL, 0, 0, 0);
+}
+
+PG_FUNCTION_INFO_V1(ticket_concert_changed);
+
+/*
+ * Statement trigger on ticket.concert and ticket.section: tell every
+ * backend, when this transaction commits, to forget the sale settings it
+ * cached.
+ */
+Datum
+ticket_concert_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("ticket._concert_changed() must be called as a trigger"));
+	CacheInvalidateRelcacheByRelid(catalog()->concert);
+	return PointerGetDatum(NULL);
 }
