@@ -393,36 +393,71 @@ int4_array(int32 *values, int n)
 
 /* ---------------------------------------------------------- table access */
 
+/*
+ * Open the seat table; the others are opened when first needed, since most
+ * calls in a spike ("taken") read nothing else.
+ */
 static void
-tables_open(Tables *t, Catalog *c, bool best)
+tables_open(Tables *t)
 {
-	t->concert = table_open(c->concert, AccessShareLock);
-	t->concert_pkey = index_open(c->concert_pkey, AccessShareLock);
-	t->section = best ? table_open(c->section, AccessShareLock) : NULL;
-	t->section_pkey = best ? index_open(c->section_pkey, AccessShareLock) : NULL;
-	t->seat = table_open(c->seat, RowExclusiveLock);
-	t->seat_pkey = index_open(c->seat_pkey, RowExclusiveLock);
-	t->hold = table_open(c->hold, RowExclusiveLock);
-	t->hold_buyer = index_open(c->hold_buyer, RowExclusiveLock);
-	t->hold_key = index_open(c->hold_key, RowExclusiveLock);
+	memset(t, 0, sizeof(Tables));
+	t->seat = table_open(cat.seat, RowExclusiveLock);
+	t->seat_pkey = index_open(cat.seat_pkey, RowExclusiveLock);
+}
+
+static void
+open_concert(Tables *t)
+{
+	if (t->concert == NULL)
+	{
+		t->concert = table_open(cat.concert, AccessShareLock);
+		t->concert_pkey = index_open(cat.concert_pkey, AccessShareLock);
+	}
+}
+
+static void
+open_section(Tables *t)
+{
+	if (t->section == NULL)
+	{
+		t->section = table_open(cat.section, AccessShareLock);
+		t->section_pkey = index_open(cat.section_pkey, AccessShareLock);
+	}
+}
+
+static void
+open_hold(Tables *t)
+{
+	if (t->hold == NULL)
+	{
+		t->hold = table_open(cat.hold, RowExclusiveLock);
+		t->hold_buyer = index_open(cat.hold_buyer, RowExclusiveLock);
+		t->hold_key = index_open(cat.hold_key, RowExclusiveLock);
+	}
 }
 
 /* Close the relations; their locks stay until the transaction ends. */
 static void
 tables_close(Tables *t)
 {
-	index_close(t->concert_pkey, NoLock);
-	table_close(t->concert, NoLock);
+	if (t->concert)
+	{
+		index_close(t->concert_pkey, NoLock);
+		table_close(t->concert, NoLock);
+	}
 	if (t->section)
 	{
 		index_close(t->section_pkey, NoLock);
 		table_close(t->section, NoLock);
 	}
+	if (t->hold)
+	{
+		index_close(t->hold_buyer, NoLock);
+		index_close(t->hold_key, NoLock);
+		table_close(t->hold, NoLock);
+	}
 	index_close(t->seat_pkey, NoLock);
 	table_close(t->seat, NoLock);
-	index_close(t->hold_buyer, NoLock);
-	index_close(t->hold_key, NoLock);
-	table_close(t->hold, NoLock);
 }
 
 static Datum
@@ -454,6 +489,7 @@ concert_settings(Tables *t, Snapshot snap, int64 concert_id)
 	if (e)
 		return e;
 
+	open_concert(t);
 	slot = table_slot_create(t->concert, NULL);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
 	scan = index_beginscan(t->concert, t->concert_pkey, snap, 1, 0);
@@ -497,6 +533,7 @@ section_settings(Tables *t, Snapshot snap, int64 concert_id, int32 section_id)
 	if (e)
 		return e;
 
+	open_section(t);
 	slot = table_slot_create(t->section, NULL);
 	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
 	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(section_id));
@@ -563,10 +600,12 @@ buyer_seats(Tables *t, Snapshot snap, int64 concert_id, text *user_id)
 {
 	ScanKeyData key[2];
 	IndexScanDesc scan;
-	TupleTableSlot *slot = table_slot_create(t->hold, NULL);
+	TupleTableSlot *slot;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	int64		seats = 0;
 
+	open_hold(t);
+	slot = table_slot_create(t->hold, NULL);
 	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
 	ScanKeyEntryInitialize(&key[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
 						   t->hold_buyer->rd_indcollation[1], F_TEXTEQ, PointerGetDatum(user_id));
@@ -598,9 +637,11 @@ find_replay(Tables *t, Snapshot snap, int64 concert_id, text *user_id, text *key
 {
 	ScanKeyData skey[3];
 	IndexScanDesc scan;
-	TupleTableSlot *slot = table_slot_create(t->hold, NULL);
+	TupleTableSlot *slot;
 	bool		isnull;
 
+	open_hold(t);
+	slot = table_slot_create(t->hold, NULL);
 	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
 	ScanKeyEntryInitialize(&skey[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
 						   t->hold_key->rd_indcollation[1], F_TEXTEQ, PointerGetDatum(user_id));
@@ -685,18 +726,21 @@ static int64
 write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *rows, int n,
 		   TimestampTz expires_at, text *key, const char *request)
 {
-	EState	   *estate = CreateExecutorState();
+	EState	   *estate;
 	RangeTblEntry *rte_seat = makeNode(RangeTblEntry);
 	RangeTblEntry *rte_hold = makeNode(RangeTblEntry);
 	ResultRelInfo *seat_rri = makeNode(ResultRelInfo);
 	ResultRelInfo *hold_rri = makeNode(ResultRelInfo);
-	TupleDesc	hold_desc = RelationGetDescr(t->hold);
+	TupleDesc	hold_desc;
 	TupleDesc	seat_desc = RelationGetDescr(t->seat);
 	TupleTableSlot *slot;
 	TupleTableSlot *search;
 	EPQState	epq;
 	int64		hold_id = nextval_internal(cat.hold_seq, false);
 
+	open_hold(t);
+	hold_desc = RelationGetDescr(t->hold);
+	estate = CreateExecutorState();
 	rte_seat->rtekind = RTE_RELATION;
 	rte_seat->relid = RelationGetRelid(t->seat);
 	rte_seat->relkind = RELKIND_RELATION;
@@ -846,7 +890,8 @@ ticket_hold(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 		appendStringInfo(&request, i ? ",%d" : "%d", seats[i]);
 
-	tables_open(&t, catalog(), false);
+	(void) catalog();
+	tables_open(&t);
 
 	/* The sale as the calling statement sees it, and the seats asked for. */
 	snap = RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetLatestSnapshot());
@@ -1048,7 +1093,8 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 	snprintf(request, sizeof(request), "best section %d quantity %d%s",
 			 section_id, quantity, adjacent ? " adjacent" : "");
 
-	tables_open(&t, catalog(), true);
+	(void) catalog();
+	tables_open(&t);
 	ticket_lock_user(concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
 	snap = RegisterSnapshot(GetLatestSnapshot());
 
