@@ -27,11 +27,20 @@ SELECT p.oid::regprocedure AS executable_by_public
  WHERE d.refclassid = 'pg_extension'::regclass
    AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ticket')
    AND (p.proacl IS NULL OR EXISTS (SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0));
--- Every function pins search_path to pg_catalog, pg_temp.
+-- Every SECURITY DEFINER function and every function in SQL or PL/pgSQL pins
+-- search_path to pg_catalog, pg_temp.
 SELECT p.oid::regprocedure AS unpinned
-  FROM pg_proc p
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'ticket'::regnamespace
+   AND (p.prosecdef OR l.lanname <> 'c')
    AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false);
+-- The C functions that do neither: they resolve no name through search_path
+-- and use no privilege of the caller (src/hold.c); the hijack below calls them.
+SELECT p.oid::regprocedure AS c_invoker
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'ticket'::regnamespace AND l.lanname = 'c'
+   AND NOT p.prosecdef AND p.proconfig IS NULL
+ ORDER BY 1;
 -- No table, view or sequence grants anything to PUBLIC; nobody but the owner writes.
 SELECT c.oid::regclass AS public_or_writable
   FROM pg_class c
@@ -97,7 +106,7 @@ RESET ROLE;
 -- in a schema placed before pg_catalog.  Each records that it ran.
 CREATE SCHEMA evil;
 CREATE TABLE evil.log (what text);
-GRANT USAGE ON SCHEMA evil TO ticket_admin;
+GRANT USAGE ON SCHEMA evil TO ticket_admin, ticket_customer;
 GRANT INSERT ON evil.log TO PUBLIC;
 CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE sql
 	AS $$ INSERT INTO evil.log VALUES ('now'); SELECT '1999-01-01'::timestamptz $$;
@@ -134,6 +143,14 @@ SELECT ticket.add_section(:hid, 'Floor', 'A', 99.99, 3, 4);
 SELECT ticket.add_standing(:hid, 'Pit', 'GA', 20, 7);
 SELECT ticket.update_concert(:hid, title => 'Hijack 2', admit_rate => 7);
 SELECT ticket.open_sale(:hid);
+RESET ROLE;
+SET ROLE ticket_customer;
+SELECT status, seat_ids FROM ticket.hold(:hid, 'eve', ARRAY[2, 1]);
+SELECT status, cardinality(seat_ids) FROM ticket.hold_best(:hid, 'eve', 2, 2);
+SELECT status FROM ticket.hold(:hid, 'eve', ARRAY[1]);
+SELECT ticket.release(h.hold_id, 'frank') FROM ticket.hold(:hid, 'frank', ARRAY[3], 'k') AS h;
+RESET ROLE;
+SET ROLE ticket_admin;
 SELECT ticket.close_sale(:hid);
 SELECT title, state, sections, capacity, available FROM ticket.concerts WHERE concert_id = :hid;
 SELECT * FROM ticket.seat_map(:hid, 1);
