@@ -21,7 +21,9 @@ is($node->safe_psql('postgres', "SELECT ticket.add_section($cid, 'Floor', 'A', 2
 	'1', 'not preloaded: add_section works');
 
 # Functions that need it say so, with the SQLSTATE and the setting to change.
-foreach my $call ("SELECT ticket.open_sale($cid)", 'SELECT * FROM ticket.counters()')
+foreach my $call ("SELECT ticket.open_sale($cid)", 'SELECT * FROM ticket.counters()',
+	"SELECT * FROM ticket.hold($cid, 'u1', ARRAY[1])",
+	"SELECT * FROM ticket.hold_best($cid, 'u1', 1, 1)")
 {
 	my ($ret, $stdout, $stderr) = $node->psql('postgres', "\\set VERBOSITY verbose\n$call");
 	isnt($ret, 0, "not preloaded: $call fails");
@@ -43,6 +45,8 @@ is($node->safe_psql('postgres', 'SELECT ticket.preloaded()'), 't', 'preloaded: p
 $node->safe_psql('postgres', "SELECT ticket.open_sale($cid)");
 is($node->safe_psql('postgres', "SELECT state FROM ticket.concert WHERE concert_id = $cid"),
 	'on_sale', 'preloaded: open_sale works');
+is($node->safe_psql('postgres', "SELECT status FROM ticket.hold($cid, 'u1', ARRAY[1])"),
+	'held', 'preloaded: hold works');
 is($node->safe_psql('postgres', "SELECT value FROM ticket.counters() WHERE counter = 'sales_opened'"),
 	'1', 'preloaded: the counter saw the opening');
 is($node->safe_psql('postgres',
@@ -58,8 +62,10 @@ like($stderr, qr/invalid configuration parameter name "ticket\.no_such_setting"/
 my $log_offset = -s $node->logfile;
 $node->restart;
 is($node->safe_psql('postgres',
-	"SELECT state || ' ' || capacity FROM ticket.concerts WHERE concert_id = $cid"),
-	'on_sale 100', 'the concert survives a clean restart');
+	"SELECT state || ' ' || capacity || ' ' || held FROM ticket.concerts WHERE concert_id = $cid"),
+	'on_sale 100 1', 'the concert and its hold survive a clean restart');
+is($node->safe_psql('postgres', "SELECT count(*) FROM ticket.verify()"), '0',
+	'no violations after the restart');
 is($node->safe_psql('postgres', "SELECT value FROM ticket.counters() WHERE counter = 'sales_opened'"),
 	'0', 'counters start from zero after a restart');
 my $log = slurp_file($node->logfile, $log_offset);
