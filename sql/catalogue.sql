@@ -1,20 +1,5 @@
 -- Catalogue: concerts, sections, seats, sale state, and every bad input.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS ticket CASCADE;
-CREATE EXTENSION ticket;
-RESET client_min_messages;
-\set SHOW_CONTEXT never
-
--- err(sql) runs one statement and shows its SQLSTATE and message, so that
--- each bad input below prints the code an application would branch on.
-CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i test/regress_setup.sql
 
 -- How many rows the catalogue holds: bad input must leave this unchanged.
 CREATE FUNCTION pg_temp.footprint() RETURNS text LANGUAGE sql AS $$

@@ -1,19 +1,6 @@
 -- Holds: every status of ticket.hold / ticket.hold_best / ticket.release,
 -- every bad input, expiry, idempotency keys, and ticket.verify().
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS ticket CASCADE;
-CREATE EXTENSION ticket;
-RESET client_min_messages;
-\set SHOW_CONTEXT never
-
-CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i test/regress_setup.sql
 
 -- Holds, held seats and used hold ids: bad input must leave these unchanged.
 CREATE FUNCTION pg_temp.footprint() RETURNS text LANGUAGE sql AS $$

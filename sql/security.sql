@@ -1,20 +1,6 @@
 -- Security: least privilege for the three roles, pinned search_path, and a
 -- search_path hijack that must change nothing.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS ticket CASCADE;
-CREATE EXTENSION ticket;
-RESET client_min_messages;
-\set SHOW_CONTEXT never
-
-CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
-GRANT EXECUTE ON FUNCTION pg_temp.err(text) TO PUBLIC;
+\i test/regress_setup.sql
 
 -- The roles exist and cannot log in; DBAs grant them to login roles.
 SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb
