@@ -294,7 +294,7 @@ BEGIN
 	IF concert_id IS NULL THEN
 		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
 	END IF;
-	/* NO KEY UPDATE: buyers reading the concert (FOR KEY SHARE) are not blocked. */
+	/* NO KEY UPDATE: readers, and buyers (who read the concert without a lock), never wait. */
 	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = concert_id FOR NO KEY UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'concert % does not exist', concert_id USING ERRCODE = 'P0002';
@@ -810,11 +810,12 @@ RETURNS TABLE (concert_id bigint, violation text, detail text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+	/* Live means live at this statement's start, when its snapshot was taken. */
 	WITH live AS (
 		SELECT h.* FROM ticket.hold AS h
 		 WHERE ($1 IS NULL OR h.concert_id = $1)
 		   AND (h.state IN ('checking_out', 'confirmed')
-				OR (h.state = 'active' AND h.expires_at > now()))
+				OR (h.state = 'active' AND h.expires_at > statement_timestamp()))
 	), live_seat AS (
 		SELECT l.concert_id, l.hold_id, l.state, l.expires_at, u.seat_id
 		  FROM live AS l CROSS JOIN LATERAL unnest(l.seat_ids) AS u(seat_id)
@@ -856,7 +857,14 @@ AS $$
 		   format('seat %s is still held by hold %s, which is %s', t.seat_id, h.hold_id, h.state)
 	  FROM seats AS t
 	  JOIN ticket.hold AS h ON h.hold_id = t.hold_id
-	 WHERE t.state = 'held' AND t.held_until > now() AND h.state IN ('released', 'expired')
+	 WHERE t.state = 'held' AND t.held_until > statement_timestamp() AND h.state IN ('released', 'expired')
+	UNION ALL
+	/* A seat sold by a hold that was never paid for. */
+	SELECT t.concert_id, 'sold seat without a confirmed hold',
+		   format('seat %s is sold by hold %s, which is %s', t.seat_id, h.hold_id, h.state)
+	  FROM seats AS t
+	  JOIN ticket.hold AS h ON h.hold_id = t.hold_id
+	 WHERE t.state = 'sold' AND h.state <> 'confirmed'
 	UNION ALL
 	/* An available seat that still names a hold. */
 	SELECT t.concert_id, 'available seat names a hold',

@@ -30,9 +30,9 @@ SELECT status FROM ticket.hold_best(:cid, 'alice', :floor, 1);
 SELECT ticket.open_sale(:cid);
 
 -- Held: all seats, sorted, for hold_ttl.
-SELECT hold_id IS NOT NULL AS has_id, status, seat_ids, expires_at = now() + interval '10 minutes' AS ttl
+SELECT hold_id IS NOT NULL AS has_id, status, seat_ids, expires_at > now() + interval '9 minutes' AS ttl
   FROM ticket.hold(:cid, 'alice', ARRAY[2, 1]);
-SELECT user_id, seat_ids, state, request FROM ticket.hold ORDER BY hold_id;
+SELECT user_id, seat_ids, state, request, expires_at - created_at AS lives FROM ticket.hold ORDER BY hold_id;
 SELECT seat_id, state, hold_id IS NOT NULL AS has_hold FROM ticket.seat WHERE concert_id = :cid AND seat_id <= 3 ORDER BY seat_id;
 
 -- Taken: one seat of the set is held; all or nothing, so seat 3 stays free.
@@ -151,6 +151,8 @@ SELECT pg_temp.err(format($$SELECT ticket.hold(%s, 'u', ARRAY[56])$$, :cid));
 SELECT pg_temp.err(format($$SELECT ticket.hold(%s, 'u', ARRAY[2147483647])$$, :cid));
 SELECT pg_temp.err($$SELECT ticket.hold(987654, 'u', ARRAY[1])$$);
 SELECT pg_temp.err(format($$SELECT ticket.hold(%s, '', ARRAY[1])$$, :cid));
+SELECT pg_temp.err(format($$SELECT ticket.hold(%s, '   ', ARRAY[1])$$, :cid));
+SELECT pg_temp.err(format($$SELECT ticket.hold(%s, 'u', ARRAY[1], '  ')$$, :cid));
 SELECT pg_temp.err(format($$SELECT ticket.hold(%s, repeat('u', 129), ARRAY[1])$$, :cid));
 SELECT pg_temp.err(format($$SELECT ticket.hold(%s, 'u', ARRAY[1], '')$$, :cid));
 SELECT pg_temp.err(format($$SELECT ticket.hold(%s, 'u', ARRAY[1], repeat('k', 256))$$, :cid));
@@ -201,6 +203,10 @@ ROLLBACK;
 BEGIN;
 UPDATE ticket.hold SET state = 'released' WHERE user_id = 'carol';
 SELECT violation, detail FROM ticket.verify(:cid);
+ROLLBACK;
+BEGIN;
+UPDATE ticket.seat SET state = 'sold' WHERE concert_id = :cid AND seat_id = 5;
+SELECT violation, detail FROM ticket.verify(:cid) ORDER BY 1;
 ROLLBACK;
 SELECT count(*) AS violations FROM ticket.verify();
 

@@ -5,12 +5,14 @@
  *
  * A hold is all or nothing and never waits for another buyer:
  *
- *	1. Read the sale and the seats under the calling statement's snapshot:
- *	   bad input raises an error here, and a seat visibly held or sold
- *	   answers "taken" without taking any lock (most calls in a spike).
+ *	1. Read the sale (cached per backend) and the seats under the calling
+ *	   statement's snapshot: bad input raises an error here, and a seat
+ *	   visibly held or sold answers "taken" without taking any lock (most
+ *	   calls in a spike).
  *	2. Lock the buyer (src/lock.c): one user's concurrent calls queue here,
  *	   so the per-user limit and the idempotency key are checked one at a
- *	   time.  Other buyers never share this lock.
+ *	   time.  Other buyers never share this lock.  A retry with a key finds
+ *	   its hold here.
  *	3. Try-lock every seat in ascending order; a seat locked by another
  *	   buyer's transaction means "taken" at once, and the locks taken so far
  *	   are given back.  (hold_best scans the section for seats that look
@@ -117,10 +119,11 @@ static bool cat_callback_registered = false;
  * thousand backends would otherwise all pin the same page.  Every change to
  * ticket.concert or ticket.section, through the functions or by hand, fires
  * a statement trigger (ticket._concert_changed) that sends a relcache
- * invalidation of ticket.concert at commit; the callback above empties
- * these caches, and a backend takes such messages in at its next
- * transaction start, so a cached setting is never older than the caller's
- * transaction.
+ * invalidation of ticket.concert at commit.  The callback below marks the
+ * caches stale and read_sale empties them before it looks anything up; a
+ * backend takes such messages in at its next transaction start (and when it
+ * first locks a table), and a missing entry is read under a snapshot taken
+ * after that, so a setting is never older than the caller's transaction.
  */
 typedef struct ConcertEntry
 {
@@ -148,6 +151,7 @@ typedef struct SectionEntry
 
 static HTAB *concert_cache = NULL;
 static HTAB *section_cache = NULL;
+static bool settings_stale = false;
 
 /* The relations one call works on, opened and locked for the transaction. */
 typedef struct Tables
@@ -164,7 +168,8 @@ typedef struct Sale
 	bool		open;			/* on sale and the window has not ended */
 	int32		per_user_limit;
 	int32		seat_count;
-	TimestampTz expires_at;		/* now() + hold_ttl */
+	TimestampTz made_at;		/* when this call makes its hold */
+	TimestampTz expires_at;		/* made_at + hold_ttl */
 	int32		first_seat_id;	/* hold_best: the section's seats */
 	int32		capacity;
 	bool		seated;
@@ -183,16 +188,17 @@ typedef struct Replay
 static void
 catalog_invalidate(Datum arg, Oid relid)
 {
+	/*
+	 * Only flags: this runs whenever the backend takes in invalidations, for
+	 * example in the middle of a hold when it first locks a table, so it
+	 * must not free what a caller may be using.  VACUUM and ANALYZE of seat
+	 * and hold send these too; they only make the OIDs be looked up again.
+	 */
 	if (relid == InvalidOid || relid == cat.concert || relid == cat.section ||
 		relid == cat.seat || relid == cat.hold)
-	{
 		cat.valid = false;
-		if (concert_cache)
-			hash_destroy(concert_cache);
-		if (section_cache)
-			hash_destroy(section_cache);
-		concert_cache = section_cache = NULL;
-	}
+	if (relid == InvalidOid || relid == cat.concert)
+		settings_stale = true;
 }
 
 static Oid
@@ -297,6 +303,19 @@ catalog(void)
 
 /* ------------------------------------------------------------ input */
 
+/* Is a text empty or only spaces, as the SQL functions' btrim(x) = '' says? */
+static bool
+is_blank(text *t)
+{
+	const char *p = VARDATA_ANY(t);
+	int			len = VARSIZE_ANY_EXHDR(t);
+
+	for (int i = 0; i < len; i++)
+		if (p[i] != ' ')
+			return false;
+	return true;
+}
+
 /*
  * Check the buyer's id and optional idempotency key.
  */
@@ -306,7 +325,7 @@ check_user_and_key(text *user_id, text *key)
 	int			len;
 
 	len = pg_mbstrlen_with_len(VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
-	if (len == 0)
+	if (is_blank(user_id))
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("user_id must not be empty"));
@@ -318,7 +337,7 @@ check_user_and_key(text *user_id, text *key)
 	if (key == NULL)
 		return;
 	len = pg_mbstrlen_with_len(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
-	if (len == 0)
+	if (is_blank(key))
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("idempotency_key must not be empty"),
@@ -466,30 +485,50 @@ get(TupleTableSlot *slot, AttrNumber attnum, bool *isnull)
 	return slot_getattr(slot, attnum, isnull);
 }
 
+/* Empty the settings caches if a concert changed since they were filled. */
+static void
+forget_stale_settings(void)
+{
+	if (!settings_stale)
+		return;
+	if (concert_cache)
+		hash_destroy(concert_cache);
+	if (section_cache)
+		hash_destroy(section_cache);
+	concert_cache = section_cache = NULL;
+	settings_stale = false;
+}
+
 /*
  * Look up a concert's sale settings, from the backend's cache or its row.
+ * A miss locks ticket.concert first (which takes in any invalidation still
+ * waiting) and then reads under a snapshot taken after that, so what it
+ * caches is at least as new as the last invalidation it took in.
  */
-static ConcertEntry *
-concert_settings(Tables *t, Snapshot snap, int64 concert_id)
+static ConcertEntry
+concert_settings(Tables *t, int64 concert_id)
 {
 	ConcertEntry *e;
-	bool		found;
 	ScanKeyData key;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
+	Snapshot	snap;
 	bool		isnull;
 
+	forget_stale_settings();
+	if (concert_cache && (e = hash_search(concert_cache, &concert_id, HASH_FIND, NULL)))
+		return *e;
+
+	open_concert(t);
+	forget_stale_settings();
 	if (concert_cache == NULL)
 	{
 		HASHCTL		ctl = {.keysize = sizeof(int64), .entrysize = sizeof(ConcertEntry)};
 
 		concert_cache = hash_create("ticket concerts", 16, &ctl, HASH_ELEM | HASH_BLOBS);
 	}
-	e = hash_search(concert_cache, &concert_id, HASH_FIND, NULL);
-	if (e)
-		return e;
 
-	open_concert(t);
+	snap = RegisterSnapshot(GetLatestSnapshot());
 	slot = table_slot_create(t->concert, NULL);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
 	scan = index_beginscan(t->concert, t->concert_pkey, snap, 1, 0);
@@ -498,7 +537,7 @@ concert_settings(Tables *t, Snapshot snap, int64 concert_id)
 		ereport(ERROR,
 				errcode(ERRCODE_NO_DATA_FOUND),
 				errmsg("concert " INT64_FORMAT " does not exist", concert_id));
-	e = hash_search(concert_cache, &concert_id, HASH_ENTER, &found);
+	e = hash_search(concert_cache, &concert_id, HASH_ENTER, NULL);
 	e->on_sale = DatumGetObjectId(get(slot, cat.c_state, &isnull)) == cat.on_sale;
 	e->sale_closes_at = DatumGetTimestampTz(get(slot, cat.c_sale_closes_at, &isnull));
 	e->hold_ttl = *DatumGetIntervalP(get(slot, cat.c_hold_ttl, &isnull));
@@ -506,34 +545,39 @@ concert_settings(Tables *t, Snapshot snap, int64 concert_id)
 	e->seat_count = DatumGetInt32(get(slot, cat.c_seat_count, &isnull));
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	return e;
+	UnregisterSnapshot(snap);
+	return *e;
 }
 
 /*
- * Look up a section's seats, from the backend's cache or its row.
+ * Look up a section's seats, from the backend's cache or its row, as
+ * concert_settings does.
  */
-static SectionEntry *
-section_settings(Tables *t, Snapshot snap, int64 concert_id, int32 section_id)
+static SectionEntry
+section_settings(Tables *t, int64 concert_id, int32 section_id)
 {
 	SectionEntry *e;
 	SectionKey	k = {.concert_id = concert_id, .section_id = section_id};
-	bool		found;
 	ScanKeyData key[2];
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
+	Snapshot	snap;
 	bool		isnull;
 
+	forget_stale_settings();
+	if (section_cache && (e = hash_search(section_cache, &k, HASH_FIND, NULL)))
+		return *e;
+
+	open_section(t);
+	forget_stale_settings();
 	if (section_cache == NULL)
 	{
 		HASHCTL		ctl = {.keysize = sizeof(SectionKey), .entrysize = sizeof(SectionEntry)};
 
 		section_cache = hash_create("ticket sections", 16, &ctl, HASH_ELEM | HASH_BLOBS);
 	}
-	e = hash_search(section_cache, &k, HASH_FIND, NULL);
-	if (e)
-		return e;
 
-	open_section(t);
+	snap = RegisterSnapshot(GetLatestSnapshot());
 	slot = table_slot_create(t->section, NULL);
 	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
 	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(section_id));
@@ -543,39 +587,40 @@ section_settings(Tables *t, Snapshot snap, int64 concert_id, int32 section_id)
 		ereport(ERROR,
 				errcode(ERRCODE_NO_DATA_FOUND),
 				errmsg("concert " INT64_FORMAT " has no section %d", concert_id, section_id));
-	e = hash_search(section_cache, &k, HASH_ENTER, &found);
+	e = hash_search(section_cache, &k, HASH_ENTER, NULL);
 	e->first_seat_id = DatumGetInt32(get(slot, cat.x_first_seat_id, &isnull));
 	e->capacity = DatumGetInt32(get(slot, cat.x_capacity, &isnull));
 	e->seated = DatumGetBool(get(slot, cat.x_seated, &isnull));
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	return e;
+	UnregisterSnapshot(snap);
+	return *e;
 }
 
 /*
  * Read the sale (and, for hold_best, the section), raising P0002 when the
- * concert or section does not exist.
+ * concert or section does not exist.  A hold lasts hold_ttl from the moment
+ * it is made, even in a transaction that began long before.
  */
 static void
-read_sale(Tables *t, Snapshot snap, int64 concert_id, bool with_section, int32 section_id,
-		  Sale *sale)
+read_sale(Tables *t, int64 concert_id, bool with_section, int32 section_id, Sale *sale)
 {
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	ConcertEntry *c = concert_settings(t, snap, concert_id);
+	ConcertEntry c = concert_settings(t, concert_id);
 
-	sale->open = c->on_sale && c->sale_closes_at > now;
-	sale->per_user_limit = c->per_user_limit;
-	sale->seat_count = c->seat_count;
+	sale->open = c.on_sale && c.sale_closes_at > GetCurrentTransactionStartTimestamp();
+	sale->per_user_limit = c.per_user_limit;
+	sale->seat_count = c.seat_count;
+	sale->made_at = GetCurrentTimestamp();
 	sale->expires_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-															   TimestampTzGetDatum(now),
-															   IntervalPGetDatum(&c->hold_ttl)));
+															   TimestampTzGetDatum(sale->made_at),
+															   IntervalPGetDatum(&c.hold_ttl)));
 	if (with_section)
 	{
-		SectionEntry *x = section_settings(t, snap, concert_id, section_id);
+		SectionEntry x = section_settings(t, concert_id, section_id);
 
-		sale->first_seat_id = x->first_seat_id;
-		sale->capacity = x->capacity;
-		sale->seated = x->seated;
+		sale->first_seat_id = x.first_seat_id;
+		sale->capacity = x.capacity;
+		sale->seated = x.seated;
 	}
 }
 
@@ -724,8 +769,9 @@ read_seats(Tables *t, Snapshot snap, int64 concert_id, int32 *seats, int n, Heap
  */
 static int64
 write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *rows, int n,
-		   TimestampTz expires_at, text *key, const char *request)
+		   Sale *sale, text *key, const char *request)
 {
+	TimestampTz expires_at = sale->expires_at;
 	EState	   *estate;
 	RangeTblEntry *rte_seat = makeNode(RangeTblEntry);
 	RangeTblEntry *rte_hold = makeNode(RangeTblEntry);
@@ -769,7 +815,7 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	SET(cat.h_user_id, PointerGetDatum(user_id));
 	SET(cat.h_seat_ids, int4_array(seats, n));
 	SET(cat.h_state, ObjectIdGetDatum(cat.active));
-	SET(cat.h_created_at, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	SET(cat.h_created_at, TimestampTzGetDatum(sale->made_at));
 	SET(cat.h_expires_at, TimestampTzGetDatum(expires_at));
 	if (key)
 		SET(cat.h_idempotency_key, PointerGetDatum(key));
@@ -893,9 +939,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 	(void) catalog();
 	tables_open(&t);
 
-	/* The sale as the calling statement sees it, and the seats asked for. */
-	snap = RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetLatestSnapshot());
-	read_sale(&t, snap, concert_id, false, 0, &sale);
+	read_sale(&t, concert_id, false, 0, &sale);
 	if (seats[n - 1] > sale.seat_count)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -907,24 +951,40 @@ ticket_hold(PG_FUNCTION_ARGS)
 				errmsg("cannot hold %d seats: the limit per user is %d", n, sale.per_user_limit));
 
 	/*
-	 * In a spike most calls are for seats sold or held long ago: the same
-	 * snapshot shows that with one index probe per seat and no lock at all.
-	 * (Not for a retry with a key: the seats may be held by the very hold it
-	 * is to return.)
+	 * 1. In a spike most calls are for seats sold or held long ago: the
+	 * calling statement's snapshot shows that with one index probe per seat
+	 * and no lock at all.  (Not for a retry with a key: the seats may be
+	 * held by the very hold it is to return.)
 	 */
-	if (key == NULL && (!sale.open || !read_seats(&t, snap, concert_id, seats, n, NULL)))
+	if (key == NULL &&
+		(!sale.open ||
+		 (ActiveSnapshotSet() && !read_seats(&t, GetActiveSnapshot(), concert_id, seats, n, NULL))))
 	{
-		UnregisterSnapshot(snap);
 		tables_close(&t);
 		return finish(fcinfo, sale.open ? HOLD_TAKEN : HOLD_CLOSED, NULL, 0, 0, 0);
 	}
-	UnregisterSnapshot(snap);
+
+	/* 2. Lock the buyer; a retried call finds its hold before anything else. */
+	ticket_lock_user(concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
+	if (key != NULL)
+	{
+		snap = RegisterSnapshot(GetLatestSnapshot());
+		find_replay(&t, snap, concert_id, user_id, key, request.data, &replay);
+		UnregisterSnapshot(snap);
+		if (replay.found || !sale.open)
+		{
+			tables_close(&t);
+			if (replay.found)
+				return finish(fcinfo, HOLD_HELD, replay.status, replay.hold_id,
+							  replay.expires_at, replay.seat_ids);
+			return finish(fcinfo, HOLD_CLOSED, NULL, 0, 0, 0);
+		}
+	}
 
 	/*
-	 * 1. Lock the buyer, then try-lock the seats in order: a seat another
-	 * buyer's transaction holds means "taken" at once, without waiting.
+	 * 3. Try-lock the seats in order: a seat another buyer's transaction
+	 * holds means "taken" at once, without waiting.
 	 */
-	ticket_lock_user(concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
 	for (int i = 0; i < n; i++)
 	{
 		if (!ticket_try_lock_seat(concert_id, seats[i]))
@@ -936,42 +996,28 @@ ticket_hold(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * 2. Read again under a snapshot taken after the locks: it sees whatever
+	 * 4. Read again under a snapshot taken after the locks: it sees whatever
 	 * the buyer's previous call and the seats' previous holders committed,
 	 * and nobody else can change these seats until we are done.
 	 */
 	snap = RegisterSnapshot(GetLatestSnapshot());
-
-	/* A retried call finds its hold before anything else. */
-	replay.found = false;
-	if (key != NULL)
-		find_replay(&t, snap, concert_id, user_id, key, request.data, &replay);
-
 	rows = palloc(sizeof(HeapTuple) * n);
-	if (replay.found)
-		status = HOLD_HELD;
-	else if (!sale.open)
-		status = HOLD_CLOSED;
-	else if (buyer_seats(&t, snap, concert_id, user_id) + n > sale.per_user_limit)
+	if (buyer_seats(&t, snap, concert_id, user_id) + n > sale.per_user_limit)
 		status = HOLD_LIMIT;
 	else if (!read_seats(&t, snap, concert_id, seats, n, rows))
 		status = HOLD_TAKEN;
 	else
 		status = HOLD_HELD;
 	UnregisterSnapshot(snap);
-
-	if (replay.found || status != HOLD_HELD)
+	if (status != HOLD_HELD)
 	{
 		unlock_seats(concert_id, seats, n);
 		tables_close(&t);
-		if (replay.found)
-			return finish(fcinfo, HOLD_HELD, replay.status, replay.hold_id,
-						  replay.expires_at, replay.seat_ids);
 		return finish(fcinfo, status, NULL, 0, 0, 0);
 	}
 
-	/* 3. Insert the hold and mark its seats held. */
-	hold_id = write_hold(&t, concert_id, user_id, seats, rows, n, sale.expires_at, key, request.data);
+	/* 5. Insert the hold and mark its seats held. */
+	hold_id = write_hold(&t, concert_id, user_id, seats, rows, n, &sale, key, request.data);
 	tables_close(&t);
 	return finish(fcinfo, HOLD_HELD, NULL, hold_id, sale.expires_at, int4_array(seats, n));
 }
@@ -1098,7 +1144,7 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 	ticket_lock_user(concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
 	snap = RegisterSnapshot(GetLatestSnapshot());
 
-	read_sale(&t, snap, concert_id, true, section_id, &sale);
+	read_sale(&t, concert_id, true, section_id, &sale);
 	if (quantity > sale.per_user_limit)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1173,7 +1219,7 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 			int64		hold_id;
 
 			UnregisterSnapshot(snap);
-			hold_id = write_hold(&t, concert_id, user_id, got, rows, ngot, sale.expires_at, key, request);
+			hold_id = write_hold(&t, concert_id, user_id, got, rows, ngot, &sale, key, request);
 			tables_close(&t);
 			return finish(fcinfo, HOLD_HELD, NULL, hold_id, sale.expires_at, int4_array(got, ngot));
 		}
