@@ -21,7 +21,8 @@ SELECT p.oid::regprocedure AS unpinned
    AND (p.prosecdef OR l.lanname <> 'c')
    AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false);
 -- The C functions that do neither: they resolve no name through search_path
--- and use no privilege of the caller (src/hold.c); the hijack below calls them.
+-- and use no privilege of the caller (src/hold.c, src/pass.c); the hijack
+-- below calls them.
 SELECT p.oid::regprocedure AS c_invoker
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'ticket'::regnamespace AND l.lanname = 'c'
@@ -130,7 +131,9 @@ SELECT ticket.add_standing(:hid, 'Pit', 'GA', 20, 7);
 SELECT ticket.update_concert(:hid, title => 'Hijack 2', admit_rate => 7);
 SELECT ticket.open_sale(:hid);
 RESET ROLE;
+SELECT ticket._sign_pass(:hid, 'eve', 1, pg_catalog.now() + interval '1 minute') AS hpass \gset
 SET ROLE ticket_customer;
+SELECT ticket.check_pass(:'hpass', :hid, 'eve') AS place;
 SELECT status, seat_ids FROM ticket.hold(:hid, 'eve', ARRAY[2, 1]);
 SELECT status, cardinality(seat_ids) FROM ticket.hold_best(:hid, 'eve', 2, 2);
 SELECT status FROM ticket.hold(:hid, 'eve', ARRAY[1]);

@@ -54,6 +54,11 @@ extern void ticket_lock_seat(int64 concert_id, int32 seat_id);
 extern void ticket_unlock_seat(int64 concert_id, int32 seat_id);
 extern void ticket_lock_user(int64 concert_id, const char *user_id, int len);
 
+/* src/pass.c */
+extern char *ticket_sign_pass(int64 concert_id, const char *user_id, int user_len, int64 place,
+							  TimestampTz expires_at);
+extern int64 ticket_check_pass(text *pass, int64 concert_id, const char *user_id, int user_len);
+
 /* src/hold.c */
 extern int32 *ticket_sorted_seat_ids(ArrayType *arr, int *n);
 

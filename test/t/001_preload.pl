@@ -58,9 +58,14 @@ my ($ret, $stdout, $stderr) = $node->psql('postgres', "SET ticket.no_such_settin
 like($stderr, qr/invalid configuration parameter name "ticket\.no_such_setting"/,
 	'the ticket.* prefix is reserved');
 
-# A clean restart keeps the data, starts the counters again, logs no error.
+# A clean restart keeps the data and the pass keys, starts the counters
+# again, and logs no error.
+my $pass = $node->safe_psql('postgres',
+	"SELECT ticket._sign_pass($cid, 'u1', 1, now() + interval '1 hour')");
 my $log_offset = -s $node->logfile;
 $node->restart;
+is($node->safe_psql('postgres', "SELECT ticket.check_pass('$pass', $cid, 'u1')"),
+	'1', 'a pass signed before the restart is accepted after it');
 is($node->safe_psql('postgres',
 	"SELECT state || ' ' || capacity || ' ' || held FROM ticket.concerts WHERE concert_id = $cid"),
 	'on_sale 100 1', 'the concert and its hold survive a clean restart');

@@ -1,0 +1,373 @@
+/*
+ * pass.c
+ *		Signed passes: what the waiting room hands an admitted user, and what
+ *		a hold will check.
+ *
+ * A pass is text:
+ *
+ *		t1.<key_id>.<concert_id>.<place>.<expires, Unix seconds>.<signature>
+ *
+ * where the signature is HMAC-SHA256, base64url without padding, over
+ *
+ *		t1|<key_id>|<concert_id>|<user_id>|<place>|<expires>
+ *
+ * with the secret of key <key_id> in ticket.pass_key.  The user id is signed
+ * but not carried, so a pass is bound to its user without showing who that
+ * is.  Checking compares signatures in constant time and raises 28000 for
+ * a malformed, forged, expired, retired-key, other-concert or other-user
+ * pass.
+ *
+ * Keys live in ticket.pass_key, which nobody but its owner (the superuser
+ * who installed the extension) can read; they survive restarts and dumps.
+ * ticket.rotate_pass_key() adds a key that signs from then on; older keys
+ * keep checking the passes they signed until their retired_at.  Each backend
+ * caches the keys and forgets them when ticket.pass_key changes (a relcache
+ * invalidation from a statement trigger, as for the sale settings).
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "common/hmac.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "ticket.h"
+
+#define PASS_VERSION		"t1"
+#define PASS_SECRET_LEN		32
+#define PASS_SIG_LEN		32
+#define PASS_SIG_CHARS		43		/* base64url of 32 bytes, no padding */
+#define PASS_MAX_KEYS		64
+
+typedef struct PassKey
+{
+	int32		key_id;
+	uint8		secret[PASS_SECRET_LEN];
+	TimestampTz retired_at;		/* DT_NOEND while the key is in use */
+} PassKey;
+
+/* The keys, newest first; valid until ticket.pass_key changes. */
+static PassKey keys[PASS_MAX_KEYS];
+static int	nkeys = 0;
+static bool keys_valid = false;
+static Oid	pass_key_relid = InvalidOid;
+static AttrNumber att_key_id, att_secret, att_retired_at;
+static bool callback_registered = false;
+
+static void
+keys_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == pass_key_relid)
+		keys_valid = false;
+}
+
+/*
+ * Load every key from ticket.pass_key, newest first.
+ */
+static void
+load_keys(void)
+{
+	Oid			nsp = get_namespace_oid("ticket", false);
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	Snapshot	snap;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(keys_invalidate, (Datum) 0);
+		callback_registered = true;
+	}
+	pass_key_relid = get_relname_relid("pass_key", nsp);
+	if (!OidIsValid(pass_key_relid))
+		elog(ERROR, "relation ticket.pass_key does not exist");
+	att_key_id = get_attnum(pass_key_relid, "key_id");
+	att_secret = get_attnum(pass_key_relid, "secret");
+	att_retired_at = get_attnum(pass_key_relid, "retired_at");
+
+	/* Locking first takes in any invalidation waiting; then read fresh. */
+	rel = table_open(pass_key_relid, AccessShareLock);
+	keys_valid = true;
+	nkeys = 0;
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snap, 0, NULL);
+	slot = table_slot_create(rel, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		bytea	   *secret;
+		PassKey		k;
+		int			i;
+
+		if (nkeys == PASS_MAX_KEYS)
+			ereport(ERROR,
+					errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					errmsg("ticket.pass_key holds more than %d keys", PASS_MAX_KEYS),
+					errhint("Delete retired keys from ticket.pass_key."));
+		k.key_id = DatumGetInt32(slot_getattr(slot, att_key_id, &isnull));
+		secret = DatumGetByteaPP(slot_getattr(slot, att_secret, &isnull));
+		if (VARSIZE_ANY_EXHDR(secret) != PASS_SECRET_LEN)
+			elog(ERROR, "pass key %d is not %d bytes", k.key_id, PASS_SECRET_LEN);
+		memcpy(k.secret, VARDATA_ANY(secret), PASS_SECRET_LEN);
+		k.retired_at = DatumGetTimestampTz(slot_getattr(slot, att_retired_at, &isnull));
+		if (isnull)
+			k.retired_at = DT_NOEND;
+		/* insertion sort, newest (highest id) first */
+		for (i = nkeys; i > 0 && keys[i - 1].key_id < k.key_id; i--)
+			keys[i] = keys[i - 1];
+		keys[i] = k;
+		nkeys++;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, NoLock);
+}
+
+static PassKey *
+find_key(int32 key_id)
+{
+	if (!keys_valid)
+		load_keys();
+	for (int i = 0; i < nkeys; i++)
+		if (keys[i].key_id == key_id)
+			return &keys[i];
+	return NULL;
+}
+
+/*
+ * Compute the signature of a pass into sig, as base64url text.
+ */
+static void
+sign(PassKey *key, int64 concert_id, const char *user_id, int user_len, int64 place,
+	 int64 expires, char *sig)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	StringInfoData msg;
+	uint8		mac[PASS_SIG_LEN];
+	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+	int			o = 0;
+
+	initStringInfo(&msg);
+	appendStringInfo(&msg, PASS_VERSION "|%d|" INT64_FORMAT "|", key->key_id, concert_id);
+	appendBinaryStringInfo(&msg, user_id, user_len);
+	appendStringInfo(&msg, "|" INT64_FORMAT "|" INT64_FORMAT, place, expires);
+
+	if (ctx == NULL ||
+		pg_hmac_init(ctx, key->secret, PASS_SECRET_LEN) < 0 ||
+		pg_hmac_update(ctx, (uint8 *) msg.data, msg.len) < 0 ||
+		pg_hmac_final(ctx, mac, sizeof(mac)) < 0)
+		ereport(ERROR,
+				errcode(ERRCODE_OUT_OF_MEMORY),
+				errmsg("could not compute a pass signature: %s", pg_hmac_error(ctx)));
+	pg_hmac_free(ctx);
+
+	/* base64url, no padding: 32 bytes give 43 characters */
+	for (int i = 0; i < PASS_SIG_LEN; i += 3)
+	{
+		uint32		v = mac[i] << 16;
+		int			left = PASS_SIG_LEN - i;
+
+		if (left > 1)
+			v |= mac[i + 1] << 8;
+		if (left > 2)
+			v |= mac[i + 2];
+		sig[o++] = alphabet[(v >> 18) & 63];
+		sig[o++] = alphabet[(v >> 12) & 63];
+		if (left > 1)
+			sig[o++] = alphabet[(v >> 6) & 63];
+		if (left > 2)
+			sig[o++] = alphabet[v & 63];
+	}
+	sig[o] = '\0';
+}
+
+static int64
+to_unix_seconds(TimestampTz t)
+{
+	return (t / USECS_PER_SEC) + ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY);
+}
+
+/*
+ * Make a pass for a user's place in a concert's line, signed with the
+ * newest key.
+ */
+char *
+ticket_sign_pass(int64 concert_id, const char *user_id, int user_len, int64 place,
+				 TimestampTz expires_at)
+{
+	char		sig[PASS_SIG_CHARS + 1];
+	int64		expires = to_unix_seconds(expires_at);
+
+	if (!keys_valid)
+		load_keys();
+	if (nkeys == 0)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("there is no pass key"),
+				errhint("Create one with SELECT ticket.rotate_pass_key();"));
+	sign(&keys[0], concert_id, user_id, user_len, place, expires, sig);
+	return psprintf(PASS_VERSION ".%d." INT64_FORMAT "." INT64_FORMAT "." INT64_FORMAT ".%s",
+					keys[0].key_id, concert_id, place, expires, sig);
+}
+
+static void
+refuse(const char *why)
+{
+	ereport(ERROR,
+			errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			errmsg("pass refused: %s", why));
+}
+
+/* Parse a run of digits up to the next '.', or fail. */
+static int64
+next_number(const char **p)
+{
+	int64		v = 0;
+	const char *s = *p;
+
+	if (*s < '0' || *s > '9')
+		refuse("it is malformed");
+	while (*s >= '0' && *s <= '9')
+	{
+		if (v > (PG_INT64_MAX - 9) / 10)
+			refuse("it is malformed");
+		v = v * 10 + (*s++ - '0');
+	}
+	if (*s != '.')
+		refuse("it is malformed");
+	*p = s + 1;
+	return v;
+}
+
+/*
+ * Check a pass for this concert and user; return the place it was issued
+ * for, or raise 28000.
+ */
+int64
+ticket_check_pass(text *pass, int64 concert_id, const char *user_id, int user_len)
+{
+	char	   *s = text_to_cstring(pass);
+	const char *p = s;
+	int64		key_id, pass_concert, place, expires;
+	char		expected[PASS_SIG_CHARS + 1];
+	PassKey    *key;
+	uint8		diff = 0;
+
+	if (strncmp(p, PASS_VERSION ".", 3) != 0)
+		refuse("it is malformed");
+	p += 3;
+	key_id = next_number(&p);
+	pass_concert = next_number(&p);
+	place = next_number(&p);
+	expires = next_number(&p);
+	if (strlen(p) != PASS_SIG_CHARS || key_id > PG_INT32_MAX)
+		refuse("it is malformed");
+
+	key = find_key((int32) key_id);
+	if (key == NULL)
+		refuse("its key is unknown");
+	sign(key, pass_concert, user_id, user_len, place, expires, expected);
+	/* Constant time: look at every character whatever the first mismatch. */
+	for (int i = 0; i < PASS_SIG_CHARS; i++)
+		diff |= (uint8) (expected[i] ^ p[i]);
+	if (diff != 0)
+		refuse("its signature does not match (forged, or issued to another user)");
+	if (pass_concert != concert_id)
+		refuse("it was issued for another concert");
+	if (expires <= to_unix_seconds(GetCurrentTimestamp()))
+		refuse("it has expired");
+	if (key->retired_at <= GetCurrentTimestamp())
+		refuse("its key has been retired");
+	pfree(s);
+	return place;
+}
+
+PG_FUNCTION_INFO_V1(ticket_sign_pass_sql);
+
+/*
+ * SQL: make a pass (internal, for the waiting room and tests).
+ */
+Datum
+ticket_sign_pass_sql(PG_FUNCTION_ARGS)
+{
+	text	   *user_id;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("concert_id, user_id, place and expires_at must not be NULL"));
+	user_id = PG_GETARG_TEXT_PP(1);
+	PG_RETURN_TEXT_P(cstring_to_text(ticket_sign_pass(PG_GETARG_INT64(0), VARDATA_ANY(user_id),
+													  VARSIZE_ANY_EXHDR(user_id), PG_GETARG_INT64(2),
+													  PG_GETARG_TIMESTAMPTZ(3))));
+}
+
+PG_FUNCTION_INFO_V1(ticket_check_pass_sql);
+
+/*
+ * SQL: check a pass for a concert and user; returns its place or raises 28000.
+ */
+Datum
+ticket_check_pass_sql(PG_FUNCTION_ARGS)
+{
+	text	   *user_id;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("pass, concert_id and user_id must not be NULL"));
+	user_id = PG_GETARG_TEXT_PP(2);
+	PG_RETURN_INT64(ticket_check_pass(PG_GETARG_TEXT_PP(0), PG_GETARG_INT64(1),
+									  VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id)));
+}
+
+PG_FUNCTION_INFO_V1(ticket_random_secret);
+
+/*
+ * SQL: 32 bytes from the operating system's strong random source.
+ */
+Datum
+ticket_random_secret(PG_FUNCTION_ARGS)
+{
+	bytea	   *b = palloc(VARHDRSZ + PASS_SECRET_LEN);
+
+	SET_VARSIZE(b, VARHDRSZ + PASS_SECRET_LEN);
+	if (!pg_strong_random(VARDATA(b), PASS_SECRET_LEN))
+		ereport(ERROR,
+				errcode(ERRCODE_SYSTEM_ERROR),
+				errmsg("could not generate a random pass key"),
+				errdetail("The operating system's random source failed."));
+	PG_RETURN_BYTEA_P(b);
+}
+
+PG_FUNCTION_INFO_V1(ticket_pass_keys_changed);
+
+/*
+ * Statement trigger on ticket.pass_key: every backend forgets its keys when
+ * this transaction commits.
+ */
+Datum
+ticket_pass_keys_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("ticket._pass_keys_changed() must be called as a trigger"));
+	CacheInvalidateRelcache(((TriggerData *) fcinfo->context)->tg_relation);
+	return PointerGetDatum(NULL);
+}
