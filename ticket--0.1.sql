@@ -688,7 +688,7 @@ CREATE TYPE ticket.hold_result AS (
 	seat_ids integer[]
 );
 COMMENT ON TYPE ticket.hold_result IS
-	'Result of ticket.hold and ticket.hold_best: status held (with hold_id, expires_at, seat_ids), or taken, limit, closed, sold_out, no_adjacent (the rest NULL); a replayed idempotency key returns its hold with its current state.';
+	'Result of ticket.hold and ticket.hold_best: status held (with hold_id, expires_at, seat_ids), or taken, limit, closed, sold_out, no_adjacent, rate_limited (the rest NULL); a replayed idempotency key returns its hold with its current state.';
 
 CREATE SEQUENCE ticket.hold_id_seq;
 
@@ -740,11 +740,12 @@ CREATE FUNCTION ticket.hold(
 	concert_id bigint,
 	user_id text,
 	seat_ids integer[],
-	idempotency_key text DEFAULT NULL)
+	idempotency_key text DEFAULT NULL,
+	client_key text DEFAULT NULL)
 RETURNS ticket.hold_result
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'ticket_hold';
-COMMENT ON FUNCTION ticket.hold(bigint, text, integer[], text) IS
+COMMENT ON FUNCTION ticket.hold(bigint, text, integer[], text, text) IS
 	'Holds the named seats for a user, all or none, without ever waiting for another buyer; expires after the concert''s hold_ttl.';
 
 CREATE FUNCTION ticket.hold_best(
@@ -753,11 +754,12 @@ CREATE FUNCTION ticket.hold_best(
 	section_id integer,
 	quantity integer,
 	adjacent boolean DEFAULT false,
-	idempotency_key text DEFAULT NULL)
+	idempotency_key text DEFAULT NULL,
+	client_key text DEFAULT NULL)
 RETURNS ticket.hold_result
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'ticket_hold_best';
-COMMENT ON FUNCTION ticket.hold_best(bigint, text, integer, integer, boolean, text) IS
+COMMENT ON FUNCTION ticket.hold_best(bigint, text, integer, integer, boolean, text, text) IS
 	'Holds the best quantity free seats of a section (lowest rows first, side by side if adjacent) or quantity standing places.';
 
 CREATE FUNCTION ticket.release(hold_id bigint, user_id text)
@@ -989,8 +991,8 @@ GRANT EXECUTE ON FUNCTION
 	ticket.check_pass(text, bigint, text)
 TO ticket_admin;
 GRANT EXECUTE ON FUNCTION
-	ticket.hold(bigint, text, integer[], text),
-	ticket.hold_best(bigint, text, integer, integer, boolean, text),
+	ticket.hold(bigint, text, integer[], text, text),
+	ticket.hold_best(bigint, text, integer, integer, boolean, text, text),
 	ticket.release(bigint, text),
 	ticket.check_pass(text, bigint, text)
 TO ticket_customer;

@@ -80,14 +80,15 @@ typedef enum HoldStatus
 	HOLD_LIMIT,
 	HOLD_CLOSED,
 	HOLD_SOLD_OUT,
-	HOLD_NO_ADJACENT
+	HOLD_NO_ADJACENT,
+	HOLD_RATE_LIMITED
 } HoldStatus;
 
 static const char *const hold_status_names[] = {
-	"held", "taken", "limit", "closed", "sold_out", "no_adjacent",
+	"held", "taken", "limit", "closed", "sold_out", "no_adjacent", "rate_limited",
 };
 
-StaticAssertDecl(lengthof(hold_status_names) == TICKET_COUNTER_HOLD_NO_ADJACENT - TICKET_COUNTER_HOLD_HELD + 1,
+StaticAssertDecl(lengthof(hold_status_names) == TICKET_COUNTER_HOLD_RATE_LIMITED - TICKET_COUNTER_HOLD_HELD + 1,
 				 "one counter per hold status");
 
 /*
@@ -346,6 +347,30 @@ check_user_and_key(text *user_id, text *key)
 		ereport(ERROR,
 				errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
 				errmsg("idempotency_key is too long"),
+				errdetail("It has %d characters; the limit is %d.", len, TICKET_MAX_KEY));
+}
+
+/*
+ * Check the optional client key (an address or device id the application
+ * passes for rate limiting).
+ */
+static void
+check_client_key(text *client_key)
+{
+	int			len;
+
+	if (client_key == NULL)
+		return;
+	len = pg_mbstrlen_with_len(VARDATA_ANY(client_key), VARSIZE_ANY_EXHDR(client_key));
+	if (is_blank(client_key))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("client_key must not be empty"),
+				errhint("Pass NULL for a call without one."));
+	if (len > TICKET_MAX_KEY)
+		ereport(ERROR,
+				errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				errmsg("client_key is too long"),
 				errdetail("It has %d characters; the limit is %d.", len, TICKET_MAX_KEY));
 }
 
@@ -890,12 +915,20 @@ finish(FunctionCallInfo fcinfo, HoldStatus status, const char *replay_status,
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
-/* Common start of both kinds of hold: checks that need no table. */
-static void
-begin_hold(const char *function_name)
+/*
+ * Common start of both kinds of hold, before any table is touched: the
+ * preload and read-only checks, then the user's and the client key's rate
+ * limits.  Returns false when either bucket is empty.
+ */
+static bool
+begin_hold(const char *function_name, text *user_id, text *client_key)
 {
 	ticket_require_preload(function_name);
 	PreventCommandIfReadOnly(function_name);
+	if (!ticket_rate_allow(TICKET_RATE_USER, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id)))
+		return false;
+	return client_key == NULL ||
+		ticket_rate_allow(TICKET_RATE_CLIENT, VARDATA_ANY(client_key), VARSIZE_ANY_EXHDR(client_key));
 }
 
 PG_FUNCTION_INFO_V1(ticket_hold);
@@ -919,6 +952,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 	HeapTuple  *rows;
 	HoldStatus	status;
 	int64		hold_id;
+	text	   *client_key;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -927,9 +961,12 @@ ticket_hold(PG_FUNCTION_ARGS)
 	concert_id = PG_GETARG_INT64(0);
 	user_id = PG_GETARG_TEXT_PP(1);
 	key = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
+	client_key = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4);
 	check_user_and_key(user_id, key);
+	check_client_key(client_key);
 	seats = ticket_sorted_seat_ids(PG_GETARG_ARRAYTYPE_P(2), &n);
-	begin_hold("ticket.hold()");
+	if (!begin_hold("ticket.hold()", user_id, client_key))
+		return finish(fcinfo, HOLD_RATE_LIMITED, NULL, 0, 0, 0);
 
 	initStringInfo(&request);
 	appendStringInfoString(&request, "seats ");
@@ -1117,6 +1154,7 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 	int32	   *got;
 	HeapTuple  *rows;
 	HoldStatus	status = HOLD_TAKEN;
+	text	   *client_key;
 
 	for (int i = 0; i < 5; i++)
 		if (PG_ARGISNULL(i))
@@ -1129,13 +1167,16 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 	quantity = PG_GETARG_INT32(3);
 	adjacent = PG_GETARG_BOOL(4);
 	key = PG_ARGISNULL(5) ? NULL : PG_GETARG_TEXT_PP(5);
+	client_key = PG_ARGISNULL(6) ? NULL : PG_GETARG_TEXT_PP(6);
 	check_user_and_key(user_id, key);
+	check_client_key(client_key);
 	if (quantity <= 0)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("quantity must be positive"),
 				errdetail("It was %d.", quantity));
-	begin_hold("ticket.hold_best()");
+	if (!begin_hold("ticket.hold_best()", user_id, client_key))
+		return finish(fcinfo, HOLD_RATE_LIMITED, NULL, 0, 0, 0);
 	snprintf(request, sizeof(request), "best section %d quantity %d%s",
 			 section_id, quantity, adjacent ? " adjacent" : "");
 

@@ -3,10 +3,9 @@
  *		Module load, shared memory and the preload guard.
  *
  * Locking rules: the shared state holds only atomic counters and values
- * written once by the postmaster before any backend starts, so no LWLock is
- * needed yet.  Capabilities that add shared structures with real contention
- * (rate-limit buckets, worker state) bring their own tranche and document it
- * here.
+ * written once by the postmaster before any backend starts, so it needs no
+ * LWLock.  The rate-limit buckets (src/ratelimit.c) have a tranche of their
+ * own, documented there.
  */
 #include "postgres.h"
 
@@ -42,14 +41,16 @@ static const char *const ticket_counter_names[TICKET_NUM_COUNTERS] = {
 	"holds_closed",
 	"holds_sold_out",
 	"holds_no_adjacent",
+	"holds_rate_limited",
+	"rate_limit_table_full",
 };
 
 static void ticket_shmem_request(void);
 static void ticket_shmem_startup(void);
 
 /*
- * Set up the module: settings first, then, only when loaded from
- * shared_preload_libraries, shared memory.
+ * Set up the module: settings first (so that they exist in every backend),
+ * then, only when loaded from shared_preload_libraries, shared memory.
  */
 void
 _PG_init(void)
@@ -57,6 +58,8 @@ _PG_init(void)
 	/* pg_upgrade loads libraries to check them; nothing of ours may run */
 	if (IsBinaryUpgrade)
 		return;
+
+	ticket_ratelimit_define_gucs();
 
 	/*
 	 * Loaded later, by a backend calling one of our functions: the functions
@@ -84,6 +87,7 @@ ticket_shmem_request(void)
 		prev_shmem_request_hook();
 
 	RequestAddinShmemSpace(MAXALIGN(sizeof(TicketSharedState)));
+	ticket_ratelimit_shmem_request();
 }
 
 /*
@@ -106,6 +110,7 @@ ticket_shmem_startup(void)
 		for (int i = 0; i < TICKET_NUM_COUNTERS; i++)
 			pg_atomic_init_u64(&ticket_shared->counters[i], 0);
 	}
+	ticket_ratelimit_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

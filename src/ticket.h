@@ -33,6 +33,9 @@ typedef enum TicketCounter
 	TICKET_COUNTER_HOLD_CLOSED,
 	TICKET_COUNTER_HOLD_SOLD_OUT,
 	TICKET_COUNTER_HOLD_NO_ADJACENT,
+	TICKET_COUNTER_HOLD_RATE_LIMITED,
+	/* requests let through because the rate-limit table was full */
+	TICKET_COUNTER_RATE_TABLE_FULL,
 	TICKET_NUM_COUNTERS
 } TicketCounter;
 
@@ -53,6 +56,18 @@ extern bool ticket_try_lock_seat(int64 concert_id, int32 seat_id);
 extern void ticket_lock_seat(int64 concert_id, int32 seat_id);
 extern void ticket_unlock_seat(int64 concert_id, int32 seat_id);
 extern void ticket_lock_user(int64 concert_id, const char *user_id, int len);
+
+/* src/ratelimit.c */
+typedef enum TicketRateKind
+{
+	TICKET_RATE_USER = 1,
+	TICKET_RATE_CLIENT = 2
+} TicketRateKind;
+
+extern void ticket_ratelimit_define_gucs(void);
+extern void ticket_ratelimit_shmem_request(void);
+extern void ticket_ratelimit_shmem_startup(void);
+extern bool ticket_rate_allow(TicketRateKind kind, const char *key, int len);
 
 /* src/pass.c */
 extern char *ticket_sign_pass(int64 concert_id, const char *user_id, int user_len, int64 place,

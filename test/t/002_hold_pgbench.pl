@@ -16,6 +16,8 @@ shared_preload_libraries = 'ticket, pg_cron'
 cron.database_name = 'postgres'
 max_connections = @{[ $clients + 50 ]}
 shared_buffers = '256MB'
+# each client is one user retrying fast: this test is about seats, not limits
+ticket.user_rate = 0
 });
 $node->start;
 
