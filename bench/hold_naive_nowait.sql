@@ -1,4 +1,4 @@
 -- Naive PL/pgSQL (bench/hold_setup.sql, naive.hold_nowait) on one random seat among 500,000.
 \set seat random(1, 500000)
-\set u random(1, 1000000000)
+\set u random(1, 100000)
 SELECT naive.hold_nowait(2, 'u:u', :seat);

@@ -1,4 +1,4 @@
--- ticket.hold of one random seat among 500,000, by a random user.
+-- ticket.hold of one random seat among 500,000, by one of 100,000 users.
 \set seat random(1, 500000)
-\set u random(1, 1000000000)
+\set u random(1, 100000)
 SELECT status FROM ticket.hold(1, 'u:u', '{:seat}');
