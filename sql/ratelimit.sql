@@ -2,7 +2,7 @@
 -- status rate_limited; the settings only a superuser may change.
 \i test/regress_setup.sql
 
-SELECT name, setting, context FROM pg_settings WHERE name LIKE 'ticket.%' ORDER BY name;
+SELECT name, boot_val AS default, context FROM pg_settings WHERE name LIKE 'ticket.%' ORDER BY name;
 
 SELECT ticket.create_concert('Limits', '2100-06-01 20:00+00', '2000-01-01 00:00+00',
 	per_user_limit => 10) AS cid \gset
