@@ -33,6 +33,9 @@ EXTRA_CLEAN = tmp_regress tmp_isolation output_iso
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# Every C file includes the shared header; PGXS does not track headers.
+$(OBJS): src/ticket.h
+
 .PHONY: test demo installcheck-regress installcheck-isolation installcheck-tap
 
 test:

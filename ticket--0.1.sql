@@ -688,7 +688,7 @@ CREATE TYPE ticket.hold_result AS (
 	seat_ids integer[]
 );
 COMMENT ON TYPE ticket.hold_result IS
-	'Result of ticket.hold and ticket.hold_best: status held (with hold_id, expires_at, seat_ids), or taken, limit, closed, sold_out, no_adjacent, rate_limited (the rest NULL); a replayed idempotency key returns its hold with its current state.';
+	'Result of ticket.hold and ticket.hold_best: status held (with hold_id, expires_at, seat_ids), or taken, limit, closed, sold_out, no_adjacent, rate_limited, blocked (the rest NULL); a replayed idempotency key returns its hold with its current state.';
 
 CREATE SEQUENCE ticket.hold_id_seq;
 
@@ -804,6 +804,78 @@ END
 $$;
 COMMENT ON FUNCTION ticket.release(bigint, text) IS
 	'Gives a hold''s seats back at once (only its user may); returns released, or expired / the state it had already ended in.';
+
+/* -------------------------------------------------------------- blocklist */
+
+CREATE TABLE ticket.blocked_user (
+	user_id text PRIMARY KEY,
+	reason text,
+	blocked_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	blocked_by name NOT NULL DEFAULT SESSION_USER
+);
+COMMENT ON TABLE ticket.blocked_user IS
+	'Users who may not hold seats (ticket.block_user); ticket.hold and ticket.hold_best answer blocked.';
+SELECT pg_catalog.pg_extension_config_dump('ticket.blocked_user', '');
+
+CREATE FUNCTION ticket._lock_buyer(concert_id bigint, user_id text)
+RETURNS void
+LANGUAGE c STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ticket_lock_buyer';
+COMMENT ON FUNCTION ticket._lock_buyer(bigint, text) IS
+	'Internal: takes a user''s buyer lock for a concert, waiting for their holds in flight.';
+
+CREATE FUNCTION ticket.block_user(user_id text, reason text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c bigint;
+	h bigint;
+	released integer := 0;
+BEGIN
+	PERFORM ticket._check_text('user_id', user_id, 128);
+	PERFORM ticket._check_text('reason', reason, 200, false);
+	INSERT INTO ticket.blocked_user AS b (user_id, reason) VALUES (user_id, reason)
+	ON CONFLICT ON CONSTRAINT blocked_user_pkey DO NOTHING;
+
+	/*
+	 * Wait for the user's holds in flight (they hold the buyer lock), then
+	 * release every active hold in the same transaction: a hold that commits
+	 * before this one is released here, and one that starts after sees the
+	 * blocklist.
+	 */
+	FOR c IN SELECT k.concert_id FROM ticket.concert AS k ORDER BY k.concert_id LOOP
+		PERFORM ticket._lock_buyer(c, user_id);
+		FOR h IN SELECT x.hold_id FROM ticket.hold AS x
+				  WHERE x.concert_id = c AND x.user_id = user_id AND x.state = 'active'
+				  ORDER BY x.hold_id LOOP
+			PERFORM ticket.release(h, user_id);
+			released := released + 1;
+		END LOOP;
+	END LOOP;
+	RETURN released;
+END
+$$;
+COMMENT ON FUNCTION ticket.block_user(text, text) IS
+	'Puts a user on the blocklist and releases their active holds in the same transaction; returns how many.';
+
+CREATE FUNCTION ticket.unblock_user(user_id text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	PERFORM ticket._check_text('user_id', user_id, 128);
+	DELETE FROM ticket.blocked_user AS b WHERE b.user_id = user_id;
+	RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION ticket.unblock_user(text) IS
+	'Takes a user off the blocklist; returns false if they were not on it.';
 
 /* ------------------------------------------------------------- invariants */
 
@@ -975,7 +1047,8 @@ REVOKE ALL ON ALL TABLES IN SCHEMA ticket FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA ticket FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ticket FROM PUBLIC;
 
-GRANT SELECT ON ticket.concert, ticket.section, ticket.seat, ticket.hold, ticket.concerts, ticket.sections TO ticket_admin;
+GRANT SELECT ON ticket.concert, ticket.section, ticket.seat, ticket.hold, ticket.blocked_user,
+	ticket.concerts, ticket.sections TO ticket_admin;
 GRANT EXECUTE ON FUNCTION
 	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer),
 	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer),
@@ -988,7 +1061,9 @@ GRANT EXECUTE ON FUNCTION
 	ticket.counters(),
 	ticket.verify(bigint),
 	ticket.rotate_pass_key(interval),
-	ticket.check_pass(text, bigint, text)
+	ticket.check_pass(text, bigint, text),
+	ticket.block_user(text, text),
+	ticket.unblock_user(text)
 TO ticket_admin;
 GRANT EXECUTE ON FUNCTION
 	ticket.hold(bigint, text, integer[], text, text),

@@ -81,14 +81,15 @@ typedef enum HoldStatus
 	HOLD_CLOSED,
 	HOLD_SOLD_OUT,
 	HOLD_NO_ADJACENT,
-	HOLD_RATE_LIMITED
+	HOLD_RATE_LIMITED,
+	HOLD_BLOCKED
 } HoldStatus;
 
 static const char *const hold_status_names[] = {
-	"held", "taken", "limit", "closed", "sold_out", "no_adjacent", "rate_limited",
+	"held", "taken", "limit", "closed", "sold_out", "no_adjacent", "rate_limited", "blocked",
 };
 
-StaticAssertDecl(lengthof(hold_status_names) == TICKET_COUNTER_HOLD_RATE_LIMITED - TICKET_COUNTER_HOLD_HELD + 1,
+StaticAssertDecl(lengthof(hold_status_names) == TICKET_COUNTER_HOLD_BLOCKED - TICKET_COUNTER_HOLD_HELD + 1,
 				 "one counter per hold status");
 
 /*
@@ -101,6 +102,7 @@ typedef struct Catalog
 	bool		valid;
 	Oid			concert, concert_pkey, section, section_pkey;
 	Oid			seat, seat_pkey, hold, hold_buyer, hold_key, hold_seq;
+	Oid			blocked, blocked_pkey;
 	AttrNumber	c_state, c_sale_closes_at, c_hold_ttl, c_per_user_limit, c_seat_count;
 	AttrNumber	x_first_seat_id, x_capacity, x_seated;
 	AttrNumber	s_seat_id, s_row_no, s_seat_no, s_state, s_hold_id, s_held_until;
@@ -161,6 +163,7 @@ typedef struct Tables
 	Relation	section, section_pkey;
 	Relation	seat, seat_pkey;
 	Relation	hold, hold_buyer, hold_key;
+	Relation	blocked, blocked_pkey;
 } Tables;
 
 /* What one call needs to know about the sale. */
@@ -266,6 +269,8 @@ catalog(void)
 	cat.hold_buyer = relation_oid(nsp, "hold_buyer_idx");
 	cat.hold_key = relation_oid(nsp, "hold_idempotency_idx");
 	cat.hold_seq = relation_oid(nsp, "hold_id_seq");
+	cat.blocked = relation_oid(nsp, "blocked_user");
+	cat.blocked_pkey = relation_oid(nsp, "blocked_user_pkey");
 
 	cat.c_state = column(cat.concert, "state");
 	cat.c_sale_closes_at = column(cat.concert, "sale_closes_at");
@@ -480,10 +485,25 @@ open_hold(Tables *t)
 	}
 }
 
+static void
+open_blocked(Tables *t)
+{
+	if (t->blocked == NULL)
+	{
+		t->blocked = table_open(cat.blocked, AccessShareLock);
+		t->blocked_pkey = index_open(cat.blocked_pkey, AccessShareLock);
+	}
+}
+
 /* Close the relations; their locks stay until the transaction ends. */
 static void
 tables_close(Tables *t)
 {
+	if (t->blocked)
+	{
+		index_close(t->blocked_pkey, NoLock);
+		table_close(t->blocked, NoLock);
+	}
 	if (t->concert)
 	{
 		index_close(t->concert_pkey, NoLock);
@@ -660,6 +680,29 @@ hold_is_live(TupleTableSlot *slot, TimestampTz now)
 		return true;
 	return state == cat.active &&
 		DatumGetTimestampTz(get(slot, cat.h_expires_at, &isnull)) > now;
+}
+
+/*
+ * Is the user on the blocklist (ticket.block_user)?
+ */
+static bool
+user_blocked(Tables *t, Snapshot snap, text *user_id)
+{
+	ScanKeyData key;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		blocked;
+
+	open_blocked(t);
+	slot = table_slot_create(t->blocked, NULL);
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   t->blocked_pkey->rd_indcollation[0], F_TEXTEQ, PointerGetDatum(user_id));
+	scan = index_beginscan(t->blocked, t->blocked_pkey, snap, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	blocked = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return blocked;
 }
 
 /*
@@ -1039,7 +1082,9 @@ ticket_hold(PG_FUNCTION_ARGS)
 	 */
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	rows = palloc(sizeof(HeapTuple) * n);
-	if (buyer_seats(&t, snap, concert_id, user_id) + n > sale.per_user_limit)
+	if (user_blocked(&t, snap, user_id))
+		status = HOLD_BLOCKED;
+	else if (buyer_seats(&t, snap, concert_id, user_id) + n > sale.per_user_limit)
 		status = HOLD_LIMIT;
 	else if (!read_seats(&t, snap, concert_id, seats, n, rows))
 		status = HOLD_TAKEN;
@@ -1201,11 +1246,17 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 						  replay.expires_at, replay.seat_ids);
 		}
 	}
-	if (!sale.open || buyer_seats(&t, snap, concert_id, user_id) + quantity > sale.per_user_limit)
+	if (!sale.open)
+		status = HOLD_CLOSED;
+	else if (user_blocked(&t, snap, user_id))
+		status = HOLD_BLOCKED;
+	else if (buyer_seats(&t, snap, concert_id, user_id) + quantity > sale.per_user_limit)
+		status = HOLD_LIMIT;
+	if (status != HOLD_TAKEN)
 	{
 		UnregisterSnapshot(snap);
 		tables_close(&t);
-		return finish(fcinfo, sale.open ? HOLD_LIMIT : HOLD_CLOSED, NULL, 0, 0, 0);
+		return finish(fcinfo, status, NULL, 0, 0, 0);
 	}
 
 	got = palloc(sizeof(int32) * quantity);
@@ -1288,4 +1339,19 @@ ticket_concert_changed(PG_FUNCTION_ARGS)
 				errmsg("ticket._concert_changed() must be called as a trigger"));
 	CacheInvalidateRelcacheByRelid(catalog()->concert);
 	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(ticket_lock_buyer);
+
+/*
+ * SQL: take the buyer lock of a user for a concert, waiting for their
+ * calls in flight (for ticket.block_user).
+ */
+Datum
+ticket_lock_buyer(PG_FUNCTION_ARGS)
+{
+	text	   *user_id = PG_GETARG_TEXT_PP(1);
+
+	ticket_lock_user(PG_GETARG_INT64(0), VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
+	PG_RETURN_VOID();
 }

@@ -42,6 +42,7 @@ static const char *const ticket_counter_names[TICKET_NUM_COUNTERS] = {
 	"holds_sold_out",
 	"holds_no_adjacent",
 	"holds_rate_limited",
+	"holds_blocked",
 	"rate_limit_table_full",
 };
 
