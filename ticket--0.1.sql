@@ -156,19 +156,19 @@ AS 'MODULE_PATHNAME', 'ticket_bump_counter';
 COMMENT ON FUNCTION ticket._bump_counter(text, bigint) IS
 	'Internal: adds n to a shared-memory counter (a no-op when not preloaded).';
 
-CREATE FUNCTION ticket._concert_changed()
+CREATE FUNCTION ticket._relation_changed()
 RETURNS trigger
 LANGUAGE c
 SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'ticket_concert_changed';
-COMMENT ON FUNCTION ticket._concert_changed() IS
-	'Internal trigger: at commit, makes every backend forget the concert and section settings it cached for holds.';
+AS 'MODULE_PATHNAME', 'ticket_relation_changed';
+COMMENT ON FUNCTION ticket._relation_changed() IS
+	'Internal trigger: at commit, makes every backend forget what it cached from the table (sale settings, pass keys).';
 
 /* Any change to a concert or section, by the functions or by hand, reaches the holds' caches. */
 CREATE TRIGGER concert_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ticket.concert
-	FOR EACH STATEMENT EXECUTE FUNCTION ticket._concert_changed();
+	FOR EACH STATEMENT EXECUTE FUNCTION ticket._relation_changed();
 CREATE TRIGGER section_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ticket.section
-	FOR EACH STATEMENT EXECUTE FUNCTION ticket._concert_changed();
+	FOR EACH STATEMENT EXECUTE FUNCTION ticket._relation_changed();
 
 CREATE FUNCTION ticket.counters(OUT counter text, OUT value bigint, OUT since timestamptz)
 RETURNS SETOF record
@@ -994,15 +994,8 @@ INSERT INTO ticket.pass_key (key_id, secret) VALUES (1, ticket._random_secret())
 /* Key 1 is made by CREATE EXTENSION: a restore makes its own, and keeps the rest. */
 SELECT pg_catalog.pg_extension_config_dump('ticket.pass_key', 'WHERE key_id OPERATOR(pg_catalog.>) 1');
 
-CREATE FUNCTION ticket._pass_keys_changed()
-RETURNS trigger
-LANGUAGE c
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'ticket_pass_keys_changed';
-COMMENT ON FUNCTION ticket._pass_keys_changed() IS
-	'Internal trigger: at commit, makes every backend forget the pass keys it cached.';
 CREATE TRIGGER pass_key_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ticket.pass_key
-	FOR EACH STATEMENT EXECUTE FUNCTION ticket._pass_keys_changed();
+	FOR EACH STATEMENT EXECUTE FUNCTION ticket._relation_changed();
 
 CREATE FUNCTION ticket._sign_pass(concert_id bigint, user_id text, place bigint, expires_at timestamptz)
 RETURNS text

@@ -121,8 +121,8 @@ static bool cat_callback_registered = false;
  * sold from, so that a buyer's call reads no concert row: a spike of a
  * thousand backends would otherwise all pin the same page.  Every change to
  * ticket.concert or ticket.section, through the functions or by hand, fires
- * a statement trigger (ticket._concert_changed) that sends a relcache
- * invalidation of ticket.concert at commit.  The callback below marks the
+ * a statement trigger (ticket._relation_changed, src/ticket.c) that sends a
+ * relcache invalidation of that table at commit.  The callback below marks the
  * caches stale and read_sale empties them before it looks anything up; a
  * backend takes such messages in at its next transaction start (and when it
  * first locks a table), and a missing entry is read under a snapshot taken
@@ -201,7 +201,7 @@ catalog_invalidate(Datum arg, Oid relid)
 	if (relid == InvalidOid || relid == cat.concert || relid == cat.section ||
 		relid == cat.seat || relid == cat.hold)
 		cat.valid = false;
-	if (relid == InvalidOid || relid == cat.concert)
+	if (relid == InvalidOid || relid == cat.concert || relid == cat.section)
 		settings_stale = true;
 }
 
@@ -1321,37 +1321,4 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 	}
 	tables_close(&t);
 	return finish(fcinfo, status, NULL, 0, 0, 0);
-}
-
-PG_FUNCTION_INFO_V1(ticket_concert_changed);
-
-/*
- * Statement trigger on ticket.concert and ticket.section: tell every
- * backend, when this transaction commits, to forget the sale settings it
- * cached.
- */
-Datum
-ticket_concert_changed(PG_FUNCTION_ARGS)
-{
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				errmsg("ticket._concert_changed() must be called as a trigger"));
-	CacheInvalidateRelcacheByRelid(catalog()->concert);
-	return PointerGetDatum(NULL);
-}
-
-PG_FUNCTION_INFO_V1(ticket_lock_buyer);
-
-/*
- * SQL: take the buyer lock of a user for a concert, waiting for their
- * calls in flight (for ticket.block_user).
- */
-Datum
-ticket_lock_buyer(PG_FUNCTION_ARGS)
-{
-	text	   *user_id = PG_GETARG_TEXT_PP(1);
-
-	ticket_lock_user(PG_GETARG_INT64(0), VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
-	PG_RETURN_VOID();
 }

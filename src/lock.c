@@ -29,6 +29,7 @@
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
 
 #include "ticket.h"
 
@@ -113,5 +114,20 @@ ticket_lock_seats(PG_FUNCTION_ARGS)
 	seats = ticket_sorted_seat_ids(arr, &n);
 	for (int i = 0; i < n; i++)
 		ticket_lock_seat(concert_id, seats[i]);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(ticket_lock_buyer);
+
+/*
+ * Take the buyer lock of a user for a concert, waiting for their calls in
+ * flight (for ticket.block_user).
+ */
+Datum
+ticket_lock_buyer(PG_FUNCTION_ARGS)
+{
+	text	   *user_id = PG_GETARG_TEXT_PP(1);
+
+	ticket_lock_user(PG_GETARG_INT64(0), VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
 	PG_RETURN_VOID();
 }

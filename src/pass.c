@@ -22,7 +22,7 @@
  * ticket.rotate_pass_key() adds a key that signs from then on; older keys
  * keep checking the passes they signed until their retired_at.  Each backend
  * caches the keys and forgets them when ticket.pass_key changes (a relcache
- * invalidation from a statement trigger, as for the sale settings).
+ * invalidation from the statement trigger ticket._relation_changed).
  */
 #include "postgres.h"
 
@@ -32,7 +32,6 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "common/hmac.h"
-#include "commands/trigger.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -353,21 +352,4 @@ ticket_random_secret(PG_FUNCTION_ARGS)
 				errmsg("could not generate a random pass key"),
 				errdetail("The operating system's random source failed."));
 	PG_RETURN_BYTEA_P(b);
-}
-
-PG_FUNCTION_INFO_V1(ticket_pass_keys_changed);
-
-/*
- * Statement trigger on ticket.pass_key: every backend forgets its keys when
- * this transaction commits.
- */
-Datum
-ticket_pass_keys_changed(PG_FUNCTION_ARGS)
-{
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				errmsg("ticket._pass_keys_changed() must be called as a trigger"));
-	CacheInvalidateRelcache(((TriggerData *) fcinfo->context)->tg_relation);
-	return PointerGetDatum(NULL);
 }

@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -17,6 +18,7 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 
 #include "ticket.h"
 
@@ -218,4 +220,22 @@ ticket_counters(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(ticket_relation_changed);
+
+/*
+ * Statement trigger: when this transaction commits, tell every backend that
+ * the table changed, so that what it cached from the table (sale settings in
+ * src/hold.c, pass keys in src/pass.c) is read again.
+ */
+Datum
+ticket_relation_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("ticket._relation_changed() must be called as a trigger"));
+	CacheInvalidateRelcache(((TriggerData *) fcinfo->context)->tg_relation);
+	return PointerGetDatum(NULL);
 }
