@@ -62,6 +62,8 @@ CREATE TABLE ticket.concert (
 	admit_rate integer NOT NULL,
 	admission_ttl interval NOT NULL,
 	max_active integer,
+	queue boolean NOT NULL DEFAULT false,
+	pow_bits integer NOT NULL DEFAULT 0,
 	section_count integer NOT NULL DEFAULT 0,
 	seat_count integer NOT NULL DEFAULT 0,
 	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -81,6 +83,8 @@ COMMENT ON COLUMN ticket.concert.per_user_limit IS 'Most seats one user may hold
 COMMENT ON COLUMN ticket.concert.admit_rate IS 'Users admitted from the waiting room per second.';
 COMMENT ON COLUMN ticket.concert.admission_ttl IS 'How long an admitted user may take to buy.';
 COMMENT ON COLUMN ticket.concert.max_active IS 'Most users admitted at once; NULL for no cap.';
+COMMENT ON COLUMN ticket.concert.queue IS 'Whether buyers go through the waiting room (and holds need a pass).';
+COMMENT ON COLUMN ticket.concert.pow_bits IS 'Proof-of-work difficulty for joining the queue, in leading zero bits; 0 for none.';
 COMMENT ON COLUMN ticket.concert.seat_count IS 'Seats and places generated so far; the next seat id is seat_count + 1.';
 
 CREATE TABLE ticket.section (
@@ -277,6 +281,14 @@ BEGIN
 	IF c.max_active IS NOT NULL THEN
 		PERFORM ticket._check_range('max_active', c.max_active, 1, 10000000);
 	END IF;
+	IF c.queue IS NULL THEN
+		RAISE EXCEPTION 'queue must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_range('pow_bits', c.pow_bits, 0, 32);
+	IF c.pow_bits > 0 AND NOT c.queue THEN
+		RAISE EXCEPTION 'pow_bits needs the queue'
+			USING ERRCODE = '22023', HINT = 'The proof of work is asked for when joining the queue: set queue => true.';
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION ticket._check_concert(ticket.concert) IS
@@ -317,7 +329,9 @@ CREATE FUNCTION ticket.create_concert(
 	per_user_limit integer DEFAULT 4,
 	admit_rate integer DEFAULT 100,
 	admission_ttl interval DEFAULT '15 minutes',
-	max_active integer DEFAULT NULL)
+	max_active integer DEFAULT NULL,
+	queue boolean DEFAULT false,
+	pow_bits integer DEFAULT 0)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -336,6 +350,8 @@ BEGIN
 	c.admit_rate := admit_rate;
 	c.admission_ttl := admission_ttl;
 	c.max_active := max_active;
+	c.queue := queue;
+	c.pow_bits := pow_bits;
 	IF starts_at <= now() THEN
 		RAISE EXCEPTION 'starts_at must be in the future'
 			USING ERRCODE = '22023', DETAIL = format('It was %s.', starts_at);
@@ -343,16 +359,19 @@ BEGIN
 	PERFORM ticket._check_concert(c);
 
 	INSERT INTO ticket.concert AS k (title, venue, starts_at, sale_opens_at, sale_closes_at,
-		hold_ttl, per_user_limit, admit_rate, admission_ttl, max_active)
+		hold_ttl, per_user_limit, admit_rate, admission_ttl, max_active, queue, pow_bits)
 	VALUES (c.title, c.venue, c.starts_at, c.sale_opens_at, c.sale_closes_at,
-		c.hold_ttl, c.per_user_limit, c.admit_rate, c.admission_ttl, c.max_active)
+		c.hold_ttl, c.per_user_limit, c.admit_rate, c.admission_ttl, c.max_active, c.queue, c.pow_bits)
 	RETURNING k.concert_id INTO c.concert_id;
+	IF c.queue THEN
+		PERFORM ticket._create_queue(c.concert_id);
+	END IF;
 
 	PERFORM ticket._bump_counter('concerts_created', 1);
 	RETURN c.concert_id;
 END
 $$;
-COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer) IS
+COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer) IS
 	'Creates a draft concert with its sale settings and returns its concert_id.';
 
 CREATE FUNCTION ticket.update_concert(
@@ -366,7 +385,9 @@ CREATE FUNCTION ticket.update_concert(
 	per_user_limit integer DEFAULT NULL,
 	admit_rate integer DEFAULT NULL,
 	admission_ttl interval DEFAULT NULL,
-	max_active integer DEFAULT NULL)
+	max_active integer DEFAULT NULL,
+	queue boolean DEFAULT NULL,
+	pow_bits integer DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -394,6 +415,8 @@ BEGIN
 	c.admission_ttl := coalesce(admission_ttl, old.admission_ttl);
 	/* NULL keeps the cap; 0 removes it. */
 	c.max_active := CASE WHEN max_active = 0 THEN NULL ELSE coalesce(max_active, old.max_active) END;
+	c.queue := coalesce(queue, old.queue);
+	c.pow_bits := coalesce(pow_bits, old.pow_bits);
 	IF c.starts_at <> old.starts_at AND c.starts_at <= now() THEN
 		RAISE EXCEPTION 'starts_at must be in the future'
 			USING ERRCODE = '22023', DETAIL = format('It was %s.', c.starts_at);
@@ -409,17 +432,29 @@ BEGIN
 				USING ERRCODE = '55000',
 				DETAIL = format('Buyers may already hold or own %s seats each.', old.per_user_limit);
 		END IF;
+		IF c.queue <> old.queue THEN
+			RAISE EXCEPTION 'the sale of concert % has already opened', concert_id
+				USING ERRCODE = '55000', HINT = 'queue can only be changed while the concert is a draft.';
+		END IF;
 	END IF;
 
 	UPDATE ticket.concert AS k
 	   SET title = c.title, venue = c.venue, starts_at = c.starts_at,
 		   sale_opens_at = c.sale_opens_at, sale_closes_at = c.sale_closes_at,
 		   hold_ttl = c.hold_ttl, per_user_limit = c.per_user_limit,
-		   admit_rate = c.admit_rate, admission_ttl = c.admission_ttl, max_active = c.max_active
+		   admit_rate = c.admit_rate, admission_ttl = c.admission_ttl, max_active = c.max_active,
+		   queue = c.queue, pow_bits = c.pow_bits
 	 WHERE k.concert_id = concert_id;
+	IF c.queue AND NOT old.queue THEN
+		PERFORM ticket._create_queue(concert_id);
+	ELSIF old.queue AND NOT c.queue THEN
+		/* Still a draft: nobody has been admitted; the pre-queue goes. */
+		DELETE FROM ticket.queue_entry AS e WHERE e.concert_id = concert_id;
+		DELETE FROM ticket.queue AS q WHERE q.concert_id = concert_id;
+	END IF;
 END
 $$;
-COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer) IS
+COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer) IS
 	'Changes a concert''s settings; NULL keeps a setting, max_active => 0 removes the cap.';
 
 CREATE FUNCTION ticket.open_sale(concert_id bigint)
@@ -455,6 +490,9 @@ BEGIN
 	UPDATE ticket.concert AS k
 	   SET state = 'on_sale', opened_at = now(), closed_at = NULL
 	 WHERE k.concert_id = concert_id;
+	IF c.queue THEN
+		PERFORM ticket._draw(concert_id);
+	END IF;
 	PERFORM ticket._bump_counter('sales_opened', 1);
 END
 $$;
@@ -741,12 +779,13 @@ CREATE FUNCTION ticket.hold(
 	user_id text,
 	seat_ids integer[],
 	idempotency_key text DEFAULT NULL,
-	client_key text DEFAULT NULL)
+	client_key text DEFAULT NULL,
+	pass text DEFAULT NULL)
 RETURNS ticket.hold_result
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'ticket_hold';
-COMMENT ON FUNCTION ticket.hold(bigint, text, integer[], text, text) IS
-	'Holds the named seats for a user, all or none, without ever waiting for another buyer; expires after the concert''s hold_ttl.';
+COMMENT ON FUNCTION ticket.hold(bigint, text, integer[], text, text, text) IS
+	'Holds the named seats for a user, all or none, without ever waiting for another buyer; expires after the concert''s hold_ttl. A concert with a waiting room needs the user''s pass (28000 without a valid one).';
 
 CREATE FUNCTION ticket.hold_best(
 	concert_id bigint,
@@ -755,11 +794,12 @@ CREATE FUNCTION ticket.hold_best(
 	quantity integer,
 	adjacent boolean DEFAULT false,
 	idempotency_key text DEFAULT NULL,
-	client_key text DEFAULT NULL)
+	client_key text DEFAULT NULL,
+	pass text DEFAULT NULL)
 RETURNS ticket.hold_result
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'ticket_hold_best';
-COMMENT ON FUNCTION ticket.hold_best(bigint, text, integer, integer, boolean, text, text) IS
+COMMENT ON FUNCTION ticket.hold_best(bigint, text, integer, integer, boolean, text, text, text) IS
 	'Holds the best quantity free seats of a section (lowest rows first, side by side if adjacent) or quantity standing places.';
 
 CREATE FUNCTION ticket.release(hold_id bigint, user_id text)
@@ -842,13 +882,17 @@ BEGIN
 	ON CONFLICT ON CONSTRAINT blocked_user_pkey DO NOTHING;
 
 	/*
-	 * Wait for the user's holds in flight (they hold the buyer lock), then
-	 * release every active hold in the same transaction: a hold that commits
+	 * Wait for the user's holds and joins in flight (they hold the buyer
+	 * lock), then take them out of every queue and release every active
+	 * hold in the same transaction: a hold that commits
 	 * before this one is released here, and one that starts after sees the
 	 * blocklist.
 	 */
 	FOR c IN SELECT k.concert_id FROM ticket.concert AS k ORDER BY k.concert_id LOOP
 		PERFORM ticket._lock_buyer(c, user_id);
+		IF EXISTS (SELECT FROM ticket.queue AS q WHERE q.concert_id = c) THEN
+			PERFORM ticket._leave(c, user_id, 'blocked');
+		END IF;
 		FOR h IN SELECT x.hold_id FROM ticket.hold AS x
 				  WHERE x.concert_id = c AND x.user_id = user_id AND x.state = 'active'
 				  ORDER BY x.hold_id LOOP
@@ -860,7 +904,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ticket.block_user(text, text) IS
-	'Puts a user on the blocklist and releases their active holds in the same transaction; returns how many.';
+	'Puts a user on the blocklist, takes them out of every waiting room and releases their active holds in the same transaction; returns how many holds.';
 
 CREATE FUNCTION ticket.unblock_user(user_id text)
 RETURNS boolean
@@ -876,6 +920,654 @@ END
 $$;
 COMMENT ON FUNCTION ticket.unblock_user(text) IS
 	'Takes a user off the blocklist; returns false if they were not on it.';
+
+/* ----------------------------------------------------------------- passes */
+
+/*
+ * Keys that sign passes (src/pass.c).  Nobody but the owner, a superuser,
+ * can read this table; the C functions below read it directly.
+ */
+CREATE TABLE ticket.pass_key (
+	key_id integer PRIMARY KEY,
+	secret bytea NOT NULL CHECK (length(secret) OPERATOR(pg_catalog.=) 32),
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	retired_at timestamptz
+);
+COMMENT ON TABLE ticket.pass_key IS
+	'Secrets that sign passes (HMAC-SHA256); the newest signs, older ones check passes until retired_at. Superusers only.';
+
+CREATE FUNCTION ticket._random_secret()
+RETURNS bytea
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ticket_random_secret';
+COMMENT ON FUNCTION ticket._random_secret() IS
+	'Internal: 32 bytes from the operating system''s strong random source.';
+
+INSERT INTO ticket.pass_key (key_id, secret) VALUES (1, ticket._random_secret());
+/* Key 1 is made by CREATE EXTENSION: a restore makes its own, and keeps the rest. */
+SELECT pg_catalog.pg_extension_config_dump('ticket.pass_key', 'WHERE key_id OPERATOR(pg_catalog.>) 1');
+
+CREATE TRIGGER pass_key_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ticket.pass_key
+	FOR EACH STATEMENT EXECUTE FUNCTION ticket._relation_changed();
+
+CREATE FUNCTION ticket._sign_pass(concert_id bigint, user_id text, place bigint, expires_at timestamptz)
+RETURNS text
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'ticket_sign_pass_sql';
+COMMENT ON FUNCTION ticket._sign_pass(bigint, text, bigint, timestamptz) IS
+	'Internal: signs a pass for a user''s place in a concert''s line with the newest key.';
+
+CREATE FUNCTION ticket.check_pass(pass text, concert_id bigint, user_id text)
+RETURNS bigint
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'ticket_check_pass_sql';
+COMMENT ON FUNCTION ticket.check_pass(text, bigint, text) IS
+	'Checks a pass for a concert and user and returns its place in line; raises 28000 for a malformed, forged, expired or foreign pass.';
+
+CREATE FUNCTION ticket.rotate_pass_key(retire_after interval DEFAULT '1 hour')
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	new_id integer;
+BEGIN
+	PERFORM ticket._check_interval('retire_after', retire_after, '0 seconds', '7 days');
+	/* One rotation at a time; passes are checked meanwhile (ROW EXCLUSIVE allows reads). */
+	LOCK TABLE ticket.pass_key IN SHARE ROW EXCLUSIVE MODE;
+	UPDATE ticket.pass_key AS k SET retired_at = now() + retire_after
+	 WHERE k.retired_at IS NULL OR k.retired_at > now() + retire_after;
+	INSERT INTO ticket.pass_key (key_id, secret)
+	SELECT coalesce(max(k.key_id), 0) + 1, ticket._random_secret() FROM ticket.pass_key AS k
+	RETURNING key_id INTO new_id;
+	RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION ticket.rotate_pass_key(interval) IS
+	'Adds a new pass key that signs from now on; the older keys keep checking their passes for retire_after, then are refused.';
+
+/* ----------------------------------------------------------- waiting room */
+
+/*
+ * The waiting room of a concert with queue => true (README, "Waiting
+ * room").  Every user has one entry per concert.  Before the sale opens an
+ * entry is in the pre-queue without a place; at opening, ticket._draw gives
+ * the pre-queue places 1..n in an order fixed by a seed committed to
+ * (seed_hash) when the queue was made; later joiners get the next place.
+ * ticket.admit admits, in place order, as many as the concert's admit_rate
+ * allows for the time since its last step.
+ *
+ * A place is dense: ticket.queue_tail hands out places one at a time under
+ * its row lock, so an aborted join gives its place back.  People ahead of a
+ * waiting user are then place - admitted_through - 1, less those between who
+ * left (ticket.queue_departure); queue.gaps counts those per block of 1,024
+ * places, so ticket.queue_status (src/queue.c) reads two rows and at most
+ * two blocks of departures, however long the line is.
+ */
+CREATE TYPE ticket.queue_entry_state AS ENUM ('prequeue', 'waiting', 'admitted', 'left', 'blocked');
+COMMENT ON TYPE ticket.queue_entry_state IS
+	'Stored state of a queue entry; ticket.queue_status derives expired, sold_out and closed from it.';
+
+CREATE TYPE ticket.queue_status AS (
+	concert_id bigint,
+	user_id text,
+	state text,
+	place bigint,
+	"position" bigint,
+	eta interval,
+	pass text,
+	expires_at timestamptz
+);
+COMMENT ON TYPE ticket.queue_status IS
+	'A user''s place in a waiting room: state prequeue, waiting (with position = people ahead and eta), admitted (with pass and expires_at), expired, sold_out, closed, left, blocked, none (never joined); join_queue may also answer rate_limited or challenge.';
+
+CREATE TABLE ticket.queue (
+	concert_id bigint PRIMARY KEY,
+	seed bytea NOT NULL,
+	seed_hash bytea NOT NULL,
+	drawn_at timestamptz,
+	drawn bigint,
+	admitted_through bigint NOT NULL DEFAULT 0,
+	admitted bigint NOT NULL DEFAULT 0,
+	tokens double precision NOT NULL DEFAULT 0,
+	last_tick timestamptz,
+	paused_since timestamptz,
+	sold_out_at timestamptz,
+	departed bigint NOT NULL DEFAULT 0,
+	gaps integer[],
+	scheduled boolean NOT NULL DEFAULT false
+) WITH (fillfactor = 50);
+COMMENT ON TABLE ticket.queue IS
+	'Admission state of one concert''s waiting room: the draw''s seed and its hash, the place admitted through, the token bucket, departures per block of 1,024 places. Superusers only; ticket.queues shows it.';
+
+CREATE TABLE ticket.queue_tail (
+	concert_id bigint PRIMARY KEY,
+	drawn boolean NOT NULL DEFAULT false,
+	last_seq bigint NOT NULL DEFAULT 0,
+	joins bigint NOT NULL DEFAULT 0
+) WITH (fillfactor = 50);
+COMMENT ON TABLE ticket.queue_tail IS
+	'The last place handed out in a concert''s line; joins take places under this row''s lock, so places have no holes.';
+
+CREATE TABLE ticket.queue_entry (
+	concert_id bigint NOT NULL,
+	user_id text NOT NULL,
+	state ticket.queue_entry_state NOT NULL,
+	seq bigint,
+	draw_place bigint,
+	joined_at timestamptz NOT NULL,
+	admitted_at timestamptz,
+	expires_at timestamptz,
+	left_at timestamptz,
+	client_key text,
+	PRIMARY KEY (concert_id, user_id)
+);
+CREATE UNIQUE INDEX queue_entry_seq_idx ON ticket.queue_entry (concert_id, seq);
+CREATE INDEX queue_entry_active_idx ON ticket.queue_entry (concert_id, expires_at)
+	WHERE state OPERATOR(pg_catalog.=) 'admitted';
+COMMENT ON TABLE ticket.queue_entry IS
+	'One user''s entry in a concert''s waiting room: seq is the place in line (NULL in the pre-queue), draw_place the place the draw gave.';
+
+CREATE TABLE ticket.queue_departure (
+	concert_id bigint NOT NULL,
+	seq bigint NOT NULL,
+	PRIMARY KEY (concert_id, seq)
+);
+COMMENT ON TABLE ticket.queue_departure IS
+	'Places given up while waiting (left or blocked): they do not count in the positions of those behind.';
+
+SELECT pg_catalog.pg_extension_config_dump('ticket.queue', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.queue_tail', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.queue_entry', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.queue_departure', '');
+
+CREATE FUNCTION ticket._create_queue(concert_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	seed bytea := ticket._random_secret();
+BEGIN
+	INSERT INTO ticket.queue AS q (concert_id, seed, seed_hash)
+	VALUES (concert_id, seed, pg_catalog.sha256(seed))
+	ON CONFLICT ON CONSTRAINT queue_pkey DO NOTHING;
+	INSERT INTO ticket.queue_tail AS t (concert_id) VALUES (concert_id)
+	ON CONFLICT ON CONSTRAINT queue_tail_pkey DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION ticket._create_queue(bigint) IS
+	'Internal: makes a concert''s waiting room, committing to the draw''s random seed by its SHA-256.';
+
+CREATE FUNCTION ticket.draw_order(concert_id bigint, seed bytea)
+RETURNS TABLE (place bigint, user_id text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.row_number() OVER w, e.user_id
+	  FROM ticket.queue_entry AS e
+	 WHERE e.concert_id = $1 AND e.draw_place IS NOT NULL
+	WINDOW w AS (ORDER BY pg_catalog.sha256($2 || pg_catalog.convert_to(e.user_id, 'UTF8')), e.user_id)
+	 ORDER BY 1
+$$;
+COMMENT ON FUNCTION ticket.draw_order(bigint, bytea) IS
+	'Recomputes the pre-queue draw of a concert from a seed: everyone in the draw, ordered by SHA-256(seed || user_id).';
+
+CREATE FUNCTION ticket._draw(concert_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	q ticket.queue;
+	n bigint;
+BEGIN
+	SELECT * INTO q FROM ticket.queue AS x WHERE x.concert_id = concert_id FOR UPDATE;
+	IF q.drawn_at IS NOT NULL THEN
+		RETURN q.drawn;
+	END IF;
+	/* Wait for joins in flight: they commit before the draw reads the pre-queue. */
+	PERFORM FROM ticket.queue_tail AS t WHERE t.concert_id = concert_id FOR UPDATE;
+	UPDATE ticket.queue_entry AS e
+	   SET state = 'waiting', seq = d.place, draw_place = d.place
+	  FROM (SELECT x.user_id,
+				   pg_catalog.row_number() OVER (ORDER BY pg_catalog.sha256(q.seed || pg_catalog.convert_to(x.user_id, 'UTF8')),
+												 x.user_id) AS place
+			  FROM ticket.queue_entry AS x
+			 WHERE x.concert_id = concert_id AND x.state = 'prequeue') AS d
+	 WHERE e.concert_id = concert_id AND e.user_id = d.user_id;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	UPDATE ticket.queue_tail AS t SET drawn = true, last_seq = n WHERE t.concert_id = concert_id;
+	UPDATE ticket.queue AS x SET drawn_at = now(), drawn = n, last_tick = now(), tokens = 0
+	 WHERE x.concert_id = concert_id;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ticket._draw(bigint) IS
+	'Internal: at opening, gives the pre-queue places 1..n in the order of ticket.draw_order with the committed seed (once).';
+
+CREATE FUNCTION ticket._rate_allow(user_id text, client_key text)
+RETURNS boolean
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ticket_rate_allow_sql';
+COMMENT ON FUNCTION ticket._rate_allow(text, text) IS
+	'Internal: takes a token from the user''s and (when given) the client key''s rate-limit buckets; false when either is empty.';
+
+CREATE FUNCTION ticket.challenge(concert_id bigint, user_id text)
+RETURNS text
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'ticket_challenge';
+COMMENT ON FUNCTION ticket.challenge(bigint, text) IS
+	'Gives a signed proof-of-work challenge for joining a concert''s queue, valid 10 minutes; NULL when the concert asks for none.';
+
+CREATE FUNCTION ticket._check_work(challenge text, solution text, concert_id bigint, user_id text, bits integer)
+RETURNS void
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ticket_check_work_sql';
+COMMENT ON FUNCTION ticket._check_work(text, text, bigint, text, integer) IS
+	'Internal: raises 28000 unless solution solves challenge (SHA-256 of challenge:solution with bits leading zero bits) for this concert and user.';
+
+CREATE FUNCTION ticket.queue_status(concert_id bigint, user_id text)
+RETURNS ticket.queue_status
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'ticket_queue_status';
+COMMENT ON FUNCTION ticket.queue_status(bigint, text) IS
+	'A user''s state in a concert''s waiting room: position and ETA while waiting, the signed pass once admitted. Reads two rows, whatever the length of the line.';
+
+CREATE FUNCTION ticket.join_queue(
+	concert_id bigint,
+	user_id text,
+	client_key text DEFAULT NULL,
+	challenge text DEFAULT NULL,
+	solution text DEFAULT NULL)
+RETURNS ticket.queue_status
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+	e ticket.queue_entry;
+	t ticket.queue_tail;
+	r ticket.queue_status;
+	had_entry boolean;
+BEGIN
+	IF concert_id IS NULL THEN
+		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_text('user_id', user_id, 128);
+	PERFORM ticket._check_text('client_key', client_key, 255, false);
+	PERFORM ticket._check_text('challenge', challenge, 200, false);
+	PERFORM ticket._check_text('solution', solution, 64, false);
+	PERFORM ticket._require_preloaded('ticket.join_queue()');
+	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = concert_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'concert % does not exist', concert_id USING ERRCODE = 'P0002';
+	END IF;
+	IF NOT c.queue THEN
+		RAISE EXCEPTION 'concert % has no waiting room', concert_id
+			USING ERRCODE = '55000', HINT = 'Buyers hold seats directly; ticket.update_concert(queue => true) adds one while it is a draft.';
+	END IF;
+	r.concert_id := concert_id;
+	r.user_id := user_id;
+	IF NOT ticket._rate_allow(user_id, client_key) THEN
+		PERFORM ticket._bump_counter('queue_rate_limited', 1);
+		r.state := 'rate_limited';
+		RETURN r;
+	END IF;
+	IF c.state IN ('closed', 'cancelled') THEN
+		r.state := 'closed';
+		RETURN r;
+	END IF;
+	IF EXISTS (SELECT FROM ticket.blocked_user AS b WHERE b.user_id = user_id) THEN
+		PERFORM ticket._bump_counter('queue_blocked', 1);
+		r.state := 'blocked';
+		RETURN r;
+	END IF;
+
+	/* One call per user at a time: joining again returns the same place. */
+	PERFORM ticket._lock_buyer(concert_id, user_id);
+	SELECT * INTO e FROM ticket.queue_entry AS x WHERE x.concert_id = concert_id AND x.user_id = user_id;
+	had_entry := FOUND;
+	IF had_entry AND (e.state IN ('prequeue', 'waiting')
+					  OR (e.state = 'admitted' AND e.expires_at > now())) THEN
+		RETURN ticket.queue_status(concert_id, user_id);
+	END IF;
+
+	IF c.pow_bits > 0 THEN
+		IF challenge IS NULL OR solution IS NULL THEN
+			r.state := 'challenge';
+			RETURN r;
+		END IF;
+		PERFORM ticket._check_work(challenge, solution, concert_id, user_id, c.pow_bits);
+	END IF;
+
+	/* The next place, under the tail's row lock (held to commit): no holes. */
+	UPDATE ticket.queue_tail AS x
+	   SET last_seq = x.last_seq + CASE WHEN x.drawn THEN 1 ELSE 0 END, joins = x.joins + 1
+	 WHERE x.concert_id = concert_id
+	RETURNING * INTO t;
+	IF NOT had_entry THEN
+		INSERT INTO ticket.queue_entry AS x (concert_id, user_id, state, seq, joined_at, client_key)
+		VALUES (concert_id, user_id, CASE WHEN t.drawn THEN 'waiting' ELSE 'prequeue' END::ticket.queue_entry_state,
+				CASE WHEN t.drawn THEN t.last_seq END, now(), client_key);
+	ELSE
+		/* Back after leaving, being unblocked or letting an admission expire: at the back. */
+		UPDATE ticket.queue_entry AS x
+		   SET state = CASE WHEN t.drawn THEN 'waiting' ELSE 'prequeue' END::ticket.queue_entry_state,
+			   seq = CASE WHEN t.drawn THEN t.last_seq END, joined_at = now(),
+			   admitted_at = NULL, expires_at = NULL, left_at = NULL, client_key = client_key
+		 WHERE x.concert_id = concert_id AND x.user_id = user_id;
+	END IF;
+	PERFORM ticket._bump_counter('queue_joined', 1);
+	RETURN ticket.queue_status(concert_id, user_id);
+END
+$$;
+COMMENT ON FUNCTION ticket.join_queue(bigint, text, text, text, text) IS
+	'Puts a user in a concert''s waiting room (the pre-queue before opening) and returns their status; joining again returns the same place.';
+
+CREATE FUNCTION ticket._depart(concert_id bigint, seq bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	b integer := (seq >> 10)::integer + 1;
+BEGIN
+	INSERT INTO ticket.queue_departure AS d (concert_id, seq) VALUES (concert_id, seq);
+	UPDATE ticket.queue AS q
+	   SET departed = q.departed + 1, gaps[b] = coalesce(q.gaps[b], 0) + 1
+	 WHERE q.concert_id = concert_id;
+END
+$$;
+COMMENT ON FUNCTION ticket._depart(bigint, bigint) IS
+	'Internal: records that a waiting place was given up (the caller holds the queue row lock).';
+
+CREATE FUNCTION ticket._leave(concert_id bigint, user_id text, new_state ticket.queue_entry_state)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	e ticket.queue_entry;
+BEGIN
+	/* The queue row first, as ticket.admit does: an admission step is not under way. */
+	PERFORM FROM ticket.queue AS q WHERE q.concert_id = concert_id FOR UPDATE;
+	SELECT * INTO e FROM ticket.queue_entry AS x
+	 WHERE x.concert_id = concert_id AND x.user_id = user_id FOR UPDATE;
+	IF NOT FOUND OR e.state IN ('left', 'blocked') THEN
+		RETURN false;
+	END IF;
+	IF e.state = 'waiting' THEN
+		PERFORM ticket._depart(concert_id, e.seq);
+	END IF;
+	UPDATE ticket.queue_entry AS x SET state = new_state, left_at = now()
+	 WHERE x.concert_id = concert_id AND x.user_id = user_id;
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION ticket._leave(bigint, text, ticket.queue_entry_state) IS
+	'Internal: takes a user out of a concert''s line (left or blocked); false if they were not in it.';
+
+CREATE FUNCTION ticket.leave_queue(concert_id bigint, user_id text)
+RETURNS ticket.queue_status
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	IF concert_id IS NULL THEN
+		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_text('user_id', user_id, 128);
+	IF NOT EXISTS (SELECT FROM ticket.queue AS q WHERE q.concert_id = concert_id) THEN
+		PERFORM ticket._lock_concert(concert_id);	/* P0002 if there is no such concert */
+		RAISE EXCEPTION 'concert % has no waiting room', concert_id USING ERRCODE = '55000';
+	END IF;
+	IF ticket._leave(concert_id, user_id, 'left') THEN
+		PERFORM ticket._bump_counter('queue_left', 1);
+	END IF;
+	RETURN ticket.queue_status(concert_id, user_id);
+END
+$$;
+COMMENT ON FUNCTION ticket.leave_queue(bigint, text) IS
+	'Takes a user out of a concert''s waiting room (those behind move up; an admitted user frees a slot); joining again goes to the back.';
+
+CREATE FUNCTION ticket.admit(concert_id bigint)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+	q ticket.queue;
+	t timestamptz;
+	tokens double precision;
+	n bigint;
+	k bigint := 0;
+	head bigint;
+	active bigint;
+BEGIN
+	IF concert_id IS NULL THEN
+		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO c FROM ticket.concert AS x WHERE x.concert_id = concert_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'concert % does not exist', concert_id USING ERRCODE = 'P0002';
+	END IF;
+	IF NOT c.queue THEN
+		RAISE EXCEPTION 'concert % has no waiting room', concert_id USING ERRCODE = '55000';
+	END IF;
+	/* Two steps at once take turns here: the second sees what the first admitted. */
+	SELECT * INTO q FROM ticket.queue AS x WHERE x.concert_id = concert_id FOR UPDATE;
+	t := clock_timestamp();
+	IF c.state <> 'on_sale' OR c.sale_closes_at <= t OR q.drawn_at IS NULL THEN
+		UPDATE ticket.queue AS x SET last_tick = t, tokens = 0 WHERE x.concert_id = concert_id;
+		RETURN 0;
+	END IF;
+
+	/* Nothing left to hold: pause while holds may still come back, sold out when none can. */
+	IF NOT EXISTS (SELECT FROM ticket.seat AS s
+					WHERE s.concert_id = concert_id
+					  AND (s.state = 'available' OR (s.state = 'held' AND s.held_until <= t))) THEN
+		IF EXISTS (SELECT FROM ticket.seat AS s WHERE s.concert_id = concert_id AND s.state = 'held') THEN
+			UPDATE ticket.queue AS x SET last_tick = t, tokens = 0, sold_out_at = NULL,
+				   paused_since = coalesce(x.paused_since, t)
+			 WHERE x.concert_id = concert_id;
+		ELSE
+			UPDATE ticket.queue AS x SET last_tick = t, tokens = 0, paused_since = NULL,
+				   sold_out_at = coalesce(x.sold_out_at, t)
+			 WHERE x.concert_id = concert_id;
+		END IF;
+		RETURN 0;
+	END IF;
+
+	/* Token bucket on elapsed time, at most 10 seconds' worth at once. */
+	tokens := q.tokens + c.admit_rate *
+		least(greatest(extract(epoch FROM t - coalesce(q.last_tick, t)), 0), 10)::double precision;
+	n := floor(tokens)::bigint;
+	IF c.max_active IS NOT NULL THEN
+		SELECT count(*) INTO active FROM ticket.queue_entry AS e
+		 WHERE e.concert_id = concert_id AND e.state = 'admitted' AND e.expires_at > t;
+		n := least(n, greatest(c.max_active - active, 0));
+	END IF;
+	head := q.admitted_through;
+	IF n > 0 THEN
+		WITH next AS (
+			SELECT e.user_id FROM ticket.queue_entry AS e
+			 WHERE e.concert_id = concert_id AND e.seq > q.admitted_through AND e.state = 'waiting'
+			 ORDER BY e.seq
+			 LIMIT n
+			   FOR UPDATE
+		), done AS (
+			UPDATE ticket.queue_entry AS e
+			   SET state = 'admitted', admitted_at = t, expires_at = t + c.admission_ttl
+			  FROM next
+			 WHERE e.concert_id = concert_id AND e.user_id = next.user_id
+			RETURNING e.seq
+		)
+		SELECT count(*), coalesce(max(done.seq), q.admitted_through) INTO k, head FROM done;
+	END IF;
+	/* What was not used (nobody waiting, or the cap) is not saved up. */
+	UPDATE ticket.queue AS x
+	   SET tokens = tokens - floor(tokens), last_tick = t, admitted_through = head,
+		   admitted = x.admitted + k, paused_since = NULL, sold_out_at = NULL
+	 WHERE x.concert_id = concert_id;
+	IF k > 0 THEN
+		PERFORM pg_catalog.pg_notify('ticket_admission',
+			pg_catalog.json_build_object('concert_id', concert_id, 'admitted_through', head, 'admitted', k)::text);
+		PERFORM ticket._bump_counter('queue_admitted', k);
+	END IF;
+	RETURN k::integer;
+END
+$$;
+COMMENT ON FUNCTION ticket.admit(bigint) IS
+	'One admission step: admits, in place order, admit_rate users per second since the last step (at most max_active at once), pauses while no seat is free, marks the queue sold out when none can come back; NOTIFY ticket_admission. Returns how many it admitted.';
+
+CREATE FUNCTION ticket.admit_scheduled()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c bigint;
+	n integer := 0;
+BEGIN
+	FOR c IN SELECT q.concert_id FROM ticket.queue AS q JOIN ticket.concert AS k ON k.concert_id = q.concert_id
+			  WHERE q.scheduled AND k.state = 'on_sale' ORDER BY q.concert_id LOOP
+		n := n + ticket.admit(c);
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ticket.admit_scheduled() IS
+	'One admission step for every concert on sale whose admission is scheduled; returns how many it admitted.';
+
+/*
+ * Called by pg_cron (no SECURITY DEFINER, no SET: a procedure with either
+ * cannot COMMIT).  Every name is qualified.
+ */
+CREATE PROCEDURE ticket.run_admission(steps integer DEFAULT 60)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	started timestamptz := pg_catalog.clock_timestamp();
+	stop_at timestamptz := pg_catalog.date_trunc('minute', started) OPERATOR(pg_catalog.+) interval '59.5 seconds';
+	i integer := 0;
+	s double precision;
+BEGIN
+	IF steps IS NULL OR steps OPERATOR(pg_catalog.<) 1 OR steps OPERATOR(pg_catalog.>) 60 THEN
+		RAISE EXCEPTION 'steps must be between 1 and 60' USING ERRCODE = '22023';
+	END IF;
+	LOOP
+		PERFORM ticket.admit_scheduled();
+		COMMIT;
+		i := i OPERATOR(pg_catalog.+) 1;
+		EXIT WHEN i OPERATOR(pg_catalog.>=) steps
+			OR pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>=) stop_at;
+		/* Sleep to the next whole second. */
+		s := pg_catalog.date_part('epoch', pg_catalog.clock_timestamp());
+		PERFORM pg_catalog.pg_sleep(1 OPERATOR(pg_catalog.-) (s OPERATOR(pg_catalog.-) pg_catalog.floor(s)));
+	END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE ticket.run_admission(integer) IS
+	'Runs an admission step for every scheduled concert each second, committing each, for steps seconds or to the end of the minute (what the pg_cron job calls).';
+
+CREATE FUNCTION ticket._cron_version()
+RETURNS integer[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.string_to_array(pg_catalog.regexp_replace(x.extversion, '-.*$', ''), '.')::integer[]
+	  FROM pg_catalog.pg_extension AS x WHERE x.extname = 'pg_cron'
+$$;
+COMMENT ON FUNCTION ticket._cron_version() IS
+	'Internal: the installed pg_cron version as {major,minor}, NULL when pg_cron is not installed here.';
+
+CREATE FUNCTION ticket.schedule_admission(concert_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+	v integer[] := ticket._cron_version();
+BEGIN
+	c := ticket._lock_concert(concert_id);
+	IF NOT c.queue THEN
+		RAISE EXCEPTION 'concert % has no waiting room', concert_id USING ERRCODE = '55000';
+	END IF;
+	IF v IS NULL THEN
+		RAISE EXCEPTION 'pg_cron is not installed in this database'
+			USING ERRCODE = '55000',
+			HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, and CREATE EXTENSION pg_cron.';
+	END IF;
+	UPDATE ticket.queue AS q SET scheduled = true WHERE q.concert_id = concert_id;
+	/* One job steps every scheduled concert; the command is a constant. */
+	IF v >= '{1,5}' THEN
+		RETURN cron.schedule('ticket-admission', '1 seconds', 'CALL ticket.run_admission(1)');
+	END IF;
+	RETURN cron.schedule('ticket-admission', '* * * * *', 'CALL ticket.run_admission(60)');
+END
+$$;
+COMMENT ON FUNCTION ticket.schedule_admission(bigint) IS
+	'Has pg_cron run a concert''s admission: one job, ticket-admission, steps every scheduled concert each second (pg_cron 1.4: a per-minute job that steps 60 times). Returns the job id.';
+
+CREATE FUNCTION ticket.unschedule_admission(concert_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	was boolean;
+BEGIN
+	PERFORM ticket._lock_concert(concert_id);
+	SELECT q.scheduled INTO was FROM ticket.queue AS q WHERE q.concert_id = concert_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'concert % has no waiting room', concert_id USING ERRCODE = '55000';
+	END IF;
+	UPDATE ticket.queue AS q SET scheduled = false WHERE q.concert_id = concert_id;
+	IF ticket._cron_version() IS NOT NULL
+	   AND NOT EXISTS (SELECT FROM ticket.queue AS q WHERE q.scheduled)
+	   AND EXISTS (SELECT FROM cron.job AS j WHERE j.jobname = 'ticket-admission') THEN
+		PERFORM cron.unschedule('ticket-admission');
+	END IF;
+	RETURN was;
+END
+$$;
+COMMENT ON FUNCTION ticket.unschedule_admission(bigint) IS
+	'Stops pg_cron admitting for a concert (removing the job when no concert needs it); returns whether it was scheduled.';
+
+CREATE VIEW ticket.queues AS
+SELECT q.concert_id, k.title, k.state AS concert_state, q.scheduled,
+	   t.joins,
+	   CASE WHEN q.drawn_at IS NULL THEN t.joins END AS prequeue,
+	   CASE WHEN q.drawn_at IS NOT NULL THEN
+			t.last_seq - q.admitted_through
+			- (SELECT count(*) FROM ticket.queue_departure AS d
+				WHERE d.concert_id = q.concert_id AND d.seq > q.admitted_through) END AS waiting,
+	   q.admitted_through, q.admitted, t.last_seq AS last_place, q.departed,
+	   k.admit_rate, k.max_active, q.last_tick, q.paused_since, q.sold_out_at,
+	   pg_catalog.encode(q.seed_hash, 'hex') AS seed_hash,
+	   CASE WHEN q.drawn_at IS NOT NULL THEN pg_catalog.encode(q.seed, 'hex') END AS seed,
+	   q.drawn_at, q.drawn
+  FROM ticket.queue AS q
+  JOIN ticket.queue_tail AS t ON t.concert_id = q.concert_id
+  JOIN ticket.concert AS k ON k.concert_id = q.concert_id;
+COMMENT ON VIEW ticket.queues IS
+	'One row per waiting room: how many joined, wait, were admitted; the draw''s seed hash (published before opening) and, once drawn, its seed.';
 
 /* ------------------------------------------------------------- invariants */
 
@@ -963,88 +1655,52 @@ AS $$
 	  FROM live AS l JOIN ticket.concert AS c ON c.concert_id = l.concert_id
 	 GROUP BY l.concert_id, l.user_id, c.per_user_limit
 	HAVING sum(cardinality(l.seat_ids)) > c.per_user_limit
+	UNION ALL
+	/* The draw's seed is not the one committed to. */
+	SELECT q.concert_id, 'draw seed does not match its hash',
+		   format('sha256(seed) is %s, the published hash %s',
+				  encode(sha256(q.seed), 'hex'), encode(q.seed_hash, 'hex'))
+	  FROM ticket.queue AS q
+	 WHERE ($1 IS NULL OR q.concert_id = $1) AND sha256(q.seed) <> q.seed_hash
+	UNION ALL
+	/* A place the draw gave that its seed does not give. */
+	SELECT q.concert_id, 'draw does not match its seed',
+		   format('user %s drew place %s; the seed gives %s', d.user_id, e.draw_place, d.place)
+	  FROM ticket.queue AS q
+	 CROSS JOIN LATERAL ticket.draw_order(q.concert_id, q.seed) AS d
+	  JOIN ticket.queue_entry AS e ON e.concert_id = q.concert_id AND e.user_id = d.user_id
+	 WHERE ($1 IS NULL OR q.concert_id = $1) AND q.drawn_at IS NOT NULL AND e.draw_place <> d.place
+	UNION ALL
+	/* A user still waiting behind the place admitted through: skipped for good. */
+	SELECT e.concert_id, 'waiting user passed over',
+		   format('user %s waits at place %s; places through %s were admitted', e.user_id, e.seq, q.admitted_through)
+	  FROM ticket.queue_entry AS e
+	  JOIN ticket.queue AS q ON q.concert_id = e.concert_id
+	 WHERE ($1 IS NULL OR e.concert_id = $1) AND e.state = 'waiting' AND e.seq <= q.admitted_through
+	UNION ALL
+	/* Departures per block that disagree with the departures recorded. */
+	SELECT q.concert_id, 'queue departures disagree',
+		   format('%s departures counted, %s recorded', q.departed, (SELECT count(*) FROM ticket.queue_departure AS d WHERE d.concert_id = q.concert_id))
+	  FROM ticket.queue AS q
+	 WHERE ($1 IS NULL OR q.concert_id = $1)
+	   AND (q.departed <> (SELECT count(*) FROM ticket.queue_departure AS d WHERE d.concert_id = q.concert_id)
+			OR q.departed <> coalesce((SELECT sum(g) FROM unnest(q.gaps) AS g), 0))
 $$;
 COMMENT ON FUNCTION ticket.verify(bigint) IS
 	'Checks the invariants of one concert (or all): returns one row per violation, none when all is well.';
-
-/* ----------------------------------------------------------------- passes */
-
-/*
- * Keys that sign passes (src/pass.c).  Nobody but the owner, a superuser,
- * can read this table; the C functions below read it directly.
- */
-CREATE TABLE ticket.pass_key (
-	key_id integer PRIMARY KEY,
-	secret bytea NOT NULL CHECK (length(secret) OPERATOR(pg_catalog.=) 32),
-	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	retired_at timestamptz
-);
-COMMENT ON TABLE ticket.pass_key IS
-	'Secrets that sign passes (HMAC-SHA256); the newest signs, older ones check passes until retired_at. Superusers only.';
-
-CREATE FUNCTION ticket._random_secret()
-RETURNS bytea
-LANGUAGE c VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'ticket_random_secret';
-COMMENT ON FUNCTION ticket._random_secret() IS
-	'Internal: 32 bytes from the operating system''s strong random source.';
-
-INSERT INTO ticket.pass_key (key_id, secret) VALUES (1, ticket._random_secret());
-/* Key 1 is made by CREATE EXTENSION: a restore makes its own, and keeps the rest. */
-SELECT pg_catalog.pg_extension_config_dump('ticket.pass_key', 'WHERE key_id OPERATOR(pg_catalog.>) 1');
-
-CREATE TRIGGER pass_key_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ticket.pass_key
-	FOR EACH STATEMENT EXECUTE FUNCTION ticket._relation_changed();
-
-CREATE FUNCTION ticket._sign_pass(concert_id bigint, user_id text, place bigint, expires_at timestamptz)
-RETURNS text
-LANGUAGE c VOLATILE
-AS 'MODULE_PATHNAME', 'ticket_sign_pass_sql';
-COMMENT ON FUNCTION ticket._sign_pass(bigint, text, bigint, timestamptz) IS
-	'Internal: signs a pass for a user''s place in a concert''s line with the newest key.';
-
-CREATE FUNCTION ticket.check_pass(pass text, concert_id bigint, user_id text)
-RETURNS bigint
-LANGUAGE c STABLE
-AS 'MODULE_PATHNAME', 'ticket_check_pass_sql';
-COMMENT ON FUNCTION ticket.check_pass(text, bigint, text) IS
-	'Checks a pass for a concert and user and returns its place in line; raises 28000 for a malformed, forged, expired or foreign pass.';
-
-CREATE FUNCTION ticket.rotate_pass_key(retire_after interval DEFAULT '1 hour')
-RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_variable
-DECLARE
-	new_id integer;
-BEGIN
-	PERFORM ticket._check_interval('retire_after', retire_after, '0 seconds', '7 days');
-	/* One rotation at a time; passes are checked meanwhile (ROW EXCLUSIVE allows reads). */
-	LOCK TABLE ticket.pass_key IN SHARE ROW EXCLUSIVE MODE;
-	UPDATE ticket.pass_key AS k SET retired_at = now() + retire_after
-	 WHERE k.retired_at IS NULL OR k.retired_at > now() + retire_after;
-	INSERT INTO ticket.pass_key (key_id, secret)
-	SELECT coalesce(max(k.key_id), 0) + 1, ticket._random_secret() FROM ticket.pass_key AS k
-	RETURNING key_id INTO new_id;
-	RETURN new_id;
-END
-$$;
-COMMENT ON FUNCTION ticket.rotate_pass_key(interval) IS
-	'Adds a new pass key that signs from now on; the older keys keep checking their passes for retire_after, then are refused.';
 
 /* ------------------------------------------------------------ privileges */
 
 REVOKE ALL ON ALL TABLES IN SCHEMA ticket FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA ticket FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ticket FROM PUBLIC;
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA ticket FROM PUBLIC;
 
 GRANT SELECT ON ticket.concert, ticket.section, ticket.seat, ticket.hold, ticket.blocked_user,
-	ticket.concerts, ticket.sections TO ticket_admin;
+	ticket.concerts, ticket.sections, ticket.queues TO ticket_admin;
 GRANT EXECUTE ON FUNCTION
-	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer),
-	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer),
+	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer),
+	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer),
 	ticket.open_sale(bigint),
 	ticket.close_sale(bigint),
 	ticket.cancel_concert(bigint),
@@ -1056,12 +1712,23 @@ GRANT EXECUTE ON FUNCTION
 	ticket.rotate_pass_key(interval),
 	ticket.check_pass(text, bigint, text),
 	ticket.block_user(text, text),
-	ticket.unblock_user(text)
+	ticket.unblock_user(text),
+	ticket.admit(bigint),
+	ticket.admit_scheduled(),
+	ticket.schedule_admission(bigint),
+	ticket.unschedule_admission(bigint),
+	ticket.draw_order(bigint, bytea),
+	ticket.queue_status(bigint, text)
 TO ticket_admin;
+GRANT EXECUTE ON PROCEDURE ticket.run_admission(integer) TO ticket_admin;
 GRANT EXECUTE ON FUNCTION
-	ticket.hold(bigint, text, integer[], text, text),
-	ticket.hold_best(bigint, text, integer, integer, boolean, text, text),
+	ticket.hold(bigint, text, integer[], text, text, text),
+	ticket.hold_best(bigint, text, integer, integer, boolean, text, text, text),
 	ticket.release(bigint, text),
-	ticket.check_pass(text, bigint, text)
+	ticket.check_pass(text, bigint, text),
+	ticket.join_queue(bigint, text, text, text, text),
+	ticket.queue_status(bigint, text),
+	ticket.leave_queue(bigint, text),
+	ticket.challenge(bigint, text)
 TO ticket_customer;
 GRANT EXECUTE ON FUNCTION ticket.preloaded() TO ticket_admin, ticket_customer, ticket_adapter;

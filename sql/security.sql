@@ -18,8 +18,12 @@ SELECT p.oid::regprocedure AS executable_by_public
 SELECT p.oid::regprocedure AS unpinned
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'ticket'::regnamespace
-   AND (p.prosecdef OR l.lanname <> 'c')
+   AND (p.prosecdef OR l.lanname <> 'c') AND p.prokind <> 'p'
    AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false);
+-- Procedures can do neither and still COMMIT; they are SECURITY INVOKER and
+-- qualify every name and operator (the hijack below calls them).
+SELECT p.oid::regprocedure AS procedure, p.prosecdef AS definer, p.proconfig
+  FROM pg_proc p WHERE p.pronamespace = 'ticket'::regnamespace AND p.prokind = 'p';
 -- The C functions that do neither: they resolve no name through search_path
 -- and use no privilege of the caller (src/hold.c, src/pass.c); the hijack
 -- below calls them.
@@ -141,6 +145,32 @@ SELECT ticket.release(h.hold_id, 'frank') FROM ticket.hold(:hid, 'frank', ARRAY[
 RESET ROLE;
 SET ROLE ticket_admin;
 SELECT ticket.close_sale(:hid);
+-- The waiting room under the same path: create, join, draw, admit, status,
+-- hold with the pass, leave, and the procedure pg_cron calls.
+SELECT ticket.create_concert('Hijack Queue', '2100-06-01 20:00+00', '2100-05-01 10:00+00',
+	queue => true, admit_rate => 5) AS hq \gset
+SELECT ticket.add_section(:hq, 'Floor', 'A', 10, 1, 4);
+RESET ROLE;
+SET ROLE ticket_customer;
+SELECT state FROM ticket.join_queue(:hq, 'eve');
+SELECT state FROM ticket.join_queue(:hq, 'frank');
+RESET ROLE;
+SET ROLE ticket_admin;
+SELECT ticket.open_sale(:hq);
+RESET ROLE;
+UPDATE ticket.queue SET last_tick = pg_catalog.clock_timestamp() - interval '1 second', scheduled = true
+ WHERE concert_id = :hq;
+SET ROLE ticket_admin;
+CALL ticket.run_admission(1);
+SELECT ticket.admit(:hq) AS admitted_again;
+RESET ROLE;
+SET ROLE ticket_customer;
+SELECT state, place IS NOT NULL AS has_place FROM ticket.queue_status(:hq, 'eve');
+SELECT status FROM ticket.hold(:hq, 'eve', ARRAY[1], pass => (SELECT pass FROM ticket.queue_status(:hq, 'eve')));
+SELECT state FROM ticket.leave_queue(:hq, 'frank');
+RESET ROLE;
+SET ROLE ticket_admin;
+SELECT waiting, admitted, departed FROM ticket.queues WHERE concert_id = :hq;
 SELECT title, state, sections, capacity, available FROM ticket.concerts WHERE concert_id = :hid;
 SELECT * FROM ticket.seat_map(:hid, 1);
 RESET search_path;

@@ -103,12 +103,13 @@ typedef struct Catalog
 	Oid			concert, concert_pkey, section, section_pkey;
 	Oid			seat, seat_pkey, hold, hold_buyer, hold_key, hold_seq;
 	Oid			blocked, blocked_pkey;
-	AttrNumber	c_state, c_sale_closes_at, c_hold_ttl, c_per_user_limit, c_seat_count;
+	AttrNumber	c_state, c_sale_closes_at, c_hold_ttl, c_per_user_limit, c_seat_count,
+				c_queue, c_pow_bits, c_admit_rate;
 	AttrNumber	x_first_seat_id, x_capacity, x_seated;
 	AttrNumber	s_seat_id, s_row_no, s_seat_no, s_state, s_hold_id, s_held_until;
 	AttrNumber	h_hold_id, h_concert_id, h_user_id, h_seat_ids, h_state, h_created_at,
 				h_expires_at, h_idempotency_key, h_request;
-	Oid			on_sale;		/* concert_state */
+	Oid			draft, on_sale, closed, cancelled;	/* concert_state */
 	Oid			available, held;	/* seat_state */
 	Oid			active, checking_out, confirmed;	/* hold_state */
 } Catalog;
@@ -131,7 +132,11 @@ static bool cat_callback_registered = false;
 typedef struct ConcertEntry
 {
 	int64		concert_id;		/* hash key */
+	Oid			state;
 	bool		on_sale;
+	bool		queue;
+	int32		pow_bits;
+	int32		admit_rate;
 	TimestampTz sale_closes_at;
 	Interval	hold_ttl;
 	int32		per_user_limit;
@@ -170,6 +175,7 @@ typedef struct Tables
 typedef struct Sale
 {
 	bool		open;			/* on sale and the window has not ended */
+	bool		queue;			/* buyers need a pass */
 	int32		per_user_limit;
 	int32		seat_count;
 	TimestampTz made_at;		/* when this call makes its hold */
@@ -277,6 +283,9 @@ catalog(void)
 	cat.c_hold_ttl = column(cat.concert, "hold_ttl");
 	cat.c_per_user_limit = column(cat.concert, "per_user_limit");
 	cat.c_seat_count = column(cat.concert, "seat_count");
+	cat.c_queue = column(cat.concert, "queue");
+	cat.c_pow_bits = column(cat.concert, "pow_bits");
+	cat.c_admit_rate = column(cat.concert, "admit_rate");
 	cat.x_first_seat_id = column(cat.section, "first_seat_id");
 	cat.x_capacity = column(cat.section, "capacity");
 	cat.x_seated = column(cat.section, "seated");
@@ -296,7 +305,10 @@ catalog(void)
 	cat.h_idempotency_key = column(cat.hold, "idempotency_key");
 	cat.h_request = column(cat.hold, "request");
 
+	cat.draft = enum_label(cat.concert, cat.c_state, "draft");
 	cat.on_sale = enum_label(cat.concert, cat.c_state, "on_sale");
+	cat.closed = enum_label(cat.concert, cat.c_state, "closed");
+	cat.cancelled = enum_label(cat.concert, cat.c_state, "cancelled");
 	cat.available = enum_label(cat.seat, cat.s_state, "available");
 	cat.held = enum_label(cat.seat, cat.s_state, "held");
 	cat.active = enum_label(cat.hold, cat.h_state, "active");
@@ -353,6 +365,13 @@ check_user_and_key(text *user_id, text *key)
 				errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
 				errmsg("idempotency_key is too long"),
 				errdetail("It has %d characters; the limit is %d.", len, TICKET_MAX_KEY));
+}
+
+/* Check a user id as the SQL functions do (22023, 22001). */
+void
+ticket_check_user_id(text *user_id)
+{
+	check_user_and_key(user_id, NULL);
 }
 
 /*
@@ -583,7 +602,11 @@ concert_settings(Tables *t, int64 concert_id)
 				errcode(ERRCODE_NO_DATA_FOUND),
 				errmsg("concert " INT64_FORMAT " does not exist", concert_id));
 	e = hash_search(concert_cache, &concert_id, HASH_ENTER, NULL);
-	e->on_sale = DatumGetObjectId(get(slot, cat.c_state, &isnull)) == cat.on_sale;
+	e->state = DatumGetObjectId(get(slot, cat.c_state, &isnull));
+	e->on_sale = e->state == cat.on_sale;
+	e->queue = DatumGetBool(get(slot, cat.c_queue, &isnull));
+	e->pow_bits = DatumGetInt32(get(slot, cat.c_pow_bits, &isnull));
+	e->admit_rate = DatumGetInt32(get(slot, cat.c_admit_rate, &isnull));
 	e->sale_closes_at = DatumGetTimestampTz(get(slot, cat.c_sale_closes_at, &isnull));
 	e->hold_ttl = *DatumGetIntervalP(get(slot, cat.c_hold_ttl, &isnull));
 	e->per_user_limit = DatumGetInt32(get(slot, cat.c_per_user_limit, &isnull));
@@ -653,6 +676,7 @@ read_sale(Tables *t, int64 concert_id, bool with_section, int32 section_id, Sale
 	ConcertEntry c = concert_settings(t, concert_id);
 
 	sale->open = c.on_sale && c.sale_closes_at > GetCurrentTransactionStartTimestamp();
+	sale->queue = c.queue;
 	sale->per_user_limit = c.per_user_limit;
 	sale->seat_count = c.seat_count;
 	sale->made_at = GetCurrentTimestamp();
@@ -667,6 +691,50 @@ read_sale(Tables *t, int64 concert_id, bool with_section, int32 section_id, Sale
 		sale->capacity = x.capacity;
 		sale->seated = x.seated;
 	}
+}
+
+/*
+ * The waiting room's view of a concert, from the same cache; raises P0002
+ * when there is no such concert.
+ */
+void
+ticket_concert_info(int64 concert_id, TicketConcertInfo *info)
+{
+	Tables		t;
+	ConcertEntry c;
+
+	memset(&t, 0, sizeof(t));
+	(void) catalog();
+	c = concert_settings(&t, concert_id);
+	if (t.concert)
+	{
+		index_close(t.concert_pkey, NoLock);
+		table_close(t.concert, NoLock);
+	}
+	info->draft = c.state == cat.draft;
+	info->on_sale = c.on_sale && c.sale_closes_at > GetCurrentTransactionStartTimestamp();
+	info->ended = c.state == cat.closed || c.state == cat.cancelled ||
+		(c.on_sale && !info->on_sale);
+	info->queue = c.queue;
+	info->pow_bits = c.pow_bits;
+	info->admit_rate = c.admit_rate;
+}
+
+/*
+ * A concert with a waiting room sells only to users holding a pass: check
+ * it (28000 when missing, forged, expired, or for another concert or user).
+ */
+static void
+require_pass(Sale *sale, text *pass, int64 concert_id, text *user_id)
+{
+	if (!sale->queue)
+		return;
+	if (pass == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				errmsg("pass refused: concert " INT64_FORMAT " sells through its waiting room", concert_id),
+				errhint("Pass the pass that ticket.queue_status gives an admitted user."));
+	(void) ticket_check_pass(pass, concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
 }
 
 /* Is this hold tuple live: in checkout, paid, or active and not expired? */
@@ -996,6 +1064,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 	HoldStatus	status;
 	int64		hold_id;
 	text	   *client_key;
+	text	   *pass;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -1005,6 +1074,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 	user_id = PG_GETARG_TEXT_PP(1);
 	key = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
 	client_key = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4);
+	pass = PG_ARGISNULL(5) ? NULL : PG_GETARG_TEXT_PP(5);
 	check_user_and_key(user_id, key);
 	check_client_key(client_key);
 	seats = ticket_sorted_seat_ids(PG_GETARG_ARRAYTYPE_P(2), &n);
@@ -1020,6 +1090,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 	tables_open(&t);
 
 	read_sale(&t, concert_id, false, 0, &sale);
+	require_pass(&sale, pass, concert_id, user_id);
 	if (seats[n - 1] > sale.seat_count)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1200,6 +1271,7 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 	HeapTuple  *rows;
 	HoldStatus	status = HOLD_TAKEN;
 	text	   *client_key;
+	text	   *pass;
 
 	for (int i = 0; i < 5; i++)
 		if (PG_ARGISNULL(i))
@@ -1213,6 +1285,7 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 	adjacent = PG_GETARG_BOOL(4);
 	key = PG_ARGISNULL(5) ? NULL : PG_GETARG_TEXT_PP(5);
 	client_key = PG_ARGISNULL(6) ? NULL : PG_GETARG_TEXT_PP(6);
+	pass = PG_ARGISNULL(7) ? NULL : PG_GETARG_TEXT_PP(7);
 	check_user_and_key(user_id, key);
 	check_client_key(client_key);
 	if (quantity <= 0)
@@ -1231,6 +1304,7 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 	snap = RegisterSnapshot(GetLatestSnapshot());
 
 	read_sale(&t, concert_id, true, section_id, &sale);
+	require_pass(&sale, pass, concert_id, user_id);
 	if (quantity > sale.per_user_limit)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),

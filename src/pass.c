@@ -31,6 +31,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "common/cryptohash.h"
 #include "common/hmac.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -148,34 +149,27 @@ find_key(int32 key_id)
 }
 
 /*
- * Compute the signature of a pass into sig, as base64url text.
+ * HMAC-SHA256 of msg under key, as base64url text without padding (43
+ * characters and a NUL) in out.
  */
 static void
-sign(PassKey *key, int64 concert_id, const char *user_id, int user_len, int64 place,
-	 int64 expires, char *sig)
+mac_b64(PassKey *key, const char *msg, int len, char *out)
 {
 	static const char alphabet[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	StringInfoData msg;
 	uint8		mac[PASS_SIG_LEN];
 	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
 	int			o = 0;
 
-	initStringInfo(&msg);
-	appendStringInfo(&msg, PASS_VERSION "|%d|" INT64_FORMAT "|", key->key_id, concert_id);
-	appendBinaryStringInfo(&msg, user_id, user_len);
-	appendStringInfo(&msg, "|" INT64_FORMAT "|" INT64_FORMAT, place, expires);
-
 	if (ctx == NULL ||
 		pg_hmac_init(ctx, key->secret, PASS_SECRET_LEN) < 0 ||
-		pg_hmac_update(ctx, (uint8 *) msg.data, msg.len) < 0 ||
+		pg_hmac_update(ctx, (const uint8 *) msg, len) < 0 ||
 		pg_hmac_final(ctx, mac, sizeof(mac)) < 0)
 		ereport(ERROR,
 				errcode(ERRCODE_OUT_OF_MEMORY),
-				errmsg("could not compute a pass signature: %s", pg_hmac_error(ctx)));
+				errmsg("could not compute a signature: %s", pg_hmac_error(ctx)));
 	pg_hmac_free(ctx);
 
-	/* base64url, no padding: 32 bytes give 43 characters */
 	for (int i = 0; i < PASS_SIG_LEN; i += 3)
 	{
 		uint32		v = mac[i] << 16;
@@ -185,14 +179,42 @@ sign(PassKey *key, int64 concert_id, const char *user_id, int user_len, int64 pl
 			v |= mac[i + 1] << 8;
 		if (left > 2)
 			v |= mac[i + 2];
-		sig[o++] = alphabet[(v >> 18) & 63];
-		sig[o++] = alphabet[(v >> 12) & 63];
+		out[o++] = alphabet[(v >> 18) & 63];
+		out[o++] = alphabet[(v >> 12) & 63];
 		if (left > 1)
-			sig[o++] = alphabet[(v >> 6) & 63];
+			out[o++] = alphabet[(v >> 6) & 63];
 		if (left > 2)
-			sig[o++] = alphabet[v & 63];
+			out[o++] = alphabet[v & 63];
 	}
-	sig[o] = '\0';
+	out[o] = '\0';
+}
+
+/* Compare two signatures in constant time. */
+static bool
+same_signature(const char *expected, const char *given)
+{
+	uint8		diff = 0;
+
+	for (int i = 0; i < PASS_SIG_CHARS; i++)
+		diff |= (uint8) (expected[i] ^ given[i]);
+	return diff == 0;
+}
+
+/*
+ * Compute the signature of a pass into sig, as base64url text.
+ */
+static void
+sign(PassKey *key, int64 concert_id, const char *user_id, int user_len, int64 place,
+	 int64 expires, char *sig)
+{
+	StringInfoData msg;
+
+	initStringInfo(&msg);
+	appendStringInfo(&msg, PASS_VERSION "|%d|" INT64_FORMAT "|", key->key_id, concert_id);
+	appendBinaryStringInfo(&msg, user_id, user_len);
+	appendStringInfo(&msg, "|" INT64_FORMAT "|" INT64_FORMAT, place, expires);
+	mac_b64(key, msg.data, msg.len, sig);
+	pfree(msg.data);
 }
 
 static int64
@@ -225,30 +247,36 @@ ticket_sign_pass(int64 concert_id, const char *user_id, int user_len, int64 plac
 }
 
 static void
-refuse(const char *why)
+refuse_as(const char *what, const char *why)
 {
 	ereport(ERROR,
 			errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-			errmsg("pass refused: %s", why));
+			errmsg("%s refused: %s", what, why));
+}
+
+static void
+refuse(const char *why)
+{
+	refuse_as("pass", why);
 }
 
 /* Parse a run of digits up to the next '.', or fail. */
 static int64
-next_number(const char **p)
+next_number(const char **p, const char *what)
 {
 	int64		v = 0;
 	const char *s = *p;
 
 	if (*s < '0' || *s > '9')
-		refuse("it is malformed");
+		refuse_as(what, "it is malformed");
 	while (*s >= '0' && *s <= '9')
 	{
 		if (v > (PG_INT64_MAX - 9) / 10)
-			refuse("it is malformed");
+			refuse_as(what, "it is malformed");
 		v = v * 10 + (*s++ - '0');
 	}
 	if (*s != '.')
-		refuse("it is malformed");
+		refuse_as(what, "it is malformed");
 	*p = s + 1;
 	return v;
 }
@@ -265,15 +293,14 @@ ticket_check_pass(text *pass, int64 concert_id, const char *user_id, int user_le
 	int64		key_id, pass_concert, place, expires;
 	char		expected[PASS_SIG_CHARS + 1];
 	PassKey    *key;
-	uint8		diff = 0;
 
 	if (strncmp(p, PASS_VERSION ".", 3) != 0)
 		refuse("it is malformed");
 	p += 3;
-	key_id = next_number(&p);
-	pass_concert = next_number(&p);
-	place = next_number(&p);
-	expires = next_number(&p);
+	key_id = next_number(&p, "pass");
+	pass_concert = next_number(&p, "pass");
+	place = next_number(&p, "pass");
+	expires = next_number(&p, "pass");
 	if (strlen(p) != PASS_SIG_CHARS || key_id > PG_INT32_MAX)
 		refuse("it is malformed");
 
@@ -282,9 +309,7 @@ ticket_check_pass(text *pass, int64 concert_id, const char *user_id, int user_le
 		refuse("its key is unknown");
 	sign(key, pass_concert, user_id, user_len, place, expires, expected);
 	/* Constant time: look at every character whatever the first mismatch. */
-	for (int i = 0; i < PASS_SIG_CHARS; i++)
-		diff |= (uint8) (expected[i] ^ p[i]);
-	if (diff != 0)
+	if (!same_signature(expected, p))
 		refuse("its signature does not match (forged, or issued to another user)");
 	if (pass_concert != concert_id)
 		refuse("it was issued for another concert");
@@ -352,4 +377,153 @@ ticket_random_secret(PG_FUNCTION_ARGS)
 				errmsg("could not generate a random pass key"),
 				errdetail("The operating system's random source failed."));
 	PG_RETURN_BYTEA_P(b);
+}
+
+/* ------------------------------------------------------ proof of work */
+
+/*
+ * A proof-of-work challenge is text:
+ *
+ *		w1.<key_id>.<concert_id>.<bits>.<expires>.<nonce>.<signature>
+ *
+ * signed like a pass over w1|<key_id>|<concert_id>|<user_id>|<bits>|
+ * <expires>|<nonce>, so that it is bound to one user and concert and needs
+ * no table.  A solution is any text of 1 to 64 printable ASCII characters
+ * such that SHA-256(challenge || ':' || solution) starts with <bits> zero
+ * bits: about 2^bits hashes to find, one to check.
+ */
+#define WORK_VERSION	"w1"
+#define WORK_NONCE_LEN	8
+#define WORK_TTL_SECS	600
+
+char *
+ticket_sign_challenge(int64 concert_id, const char *user_id, int user_len, int bits)
+{
+	uint8		raw[WORK_NONCE_LEN];
+	char		nonce[WORK_NONCE_LEN * 2 + 1];
+	char		sig[PASS_SIG_CHARS + 1];
+	int64		expires = to_unix_seconds(GetCurrentTimestamp()) + WORK_TTL_SECS;
+	StringInfoData msg;
+
+	if (!keys_valid)
+		load_keys();
+	if (nkeys == 0)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("there is no pass key"),
+				errhint("Create one with SELECT ticket.rotate_pass_key();"));
+	if (!pg_strong_random(raw, sizeof(raw)))
+		ereport(ERROR,
+				errcode(ERRCODE_SYSTEM_ERROR),
+				errmsg("could not generate a challenge"),
+				errdetail("The operating system's random source failed."));
+	for (int i = 0; i < WORK_NONCE_LEN; i++)
+		snprintf(nonce + 2 * i, 3, "%02x", raw[i]);
+
+	initStringInfo(&msg);
+	appendStringInfo(&msg, WORK_VERSION "|%d|" INT64_FORMAT "|", keys[0].key_id, concert_id);
+	appendBinaryStringInfo(&msg, user_id, user_len);
+	appendStringInfo(&msg, "|%d|" INT64_FORMAT "|%s", bits, expires, nonce);
+	mac_b64(&keys[0], msg.data, msg.len, sig);
+	return psprintf(WORK_VERSION ".%d." INT64_FORMAT ".%d." INT64_FORMAT ".%s.%s",
+					keys[0].key_id, concert_id, bits, expires, nonce, sig);
+}
+
+/* How many leading zero bits a digest has. */
+static int
+leading_zero_bits(const uint8 *d, int len)
+{
+	int			n = 0;
+
+	for (int i = 0; i < len; i++)
+	{
+		if (d[i] == 0)
+		{
+			n += 8;
+			continue;
+		}
+		for (int b = 7; b >= 0 && !(d[i] & (1 << b)); b--)
+			n++;
+		break;
+	}
+	return n;
+}
+
+/*
+ * Check a solved challenge for this concert and user, needing at least
+ * min_bits of work; raise 28000 if it is malformed, forged, for someone
+ * else, expired, too easy or not solved.
+ */
+void
+ticket_check_work(text *challenge, text *solution, int64 concert_id, const char *user_id,
+				  int user_len, int min_bits)
+{
+	const char *what = "proof of work";
+	char	   *s = text_to_cstring(challenge);
+	char	   *sol = text_to_cstring(solution);
+	const char *p = s;
+	int64		key_id, work_concert, bits, expires;
+	const char *nonce;
+	char		expected[PASS_SIG_CHARS + 1];
+	PassKey    *key;
+	StringInfoData msg;
+	uint8		digest[32];
+	pg_cryptohash_ctx *ctx;
+	int			sol_len = strlen(sol);
+
+	if (strncmp(p, WORK_VERSION ".", 3) != 0)
+		refuse_as(what, "the challenge is malformed");
+	p += 3;
+	key_id = next_number(&p, what);
+	work_concert = next_number(&p, what);
+	bits = next_number(&p, what);
+	expires = next_number(&p, what);
+	nonce = p;
+	for (int i = 0; i < WORK_NONCE_LEN * 2; i++)
+		if (!isxdigit((unsigned char) nonce[i]))
+			refuse_as(what, "the challenge is malformed");
+	p += WORK_NONCE_LEN * 2;
+	if (*p != '.' || strlen(p + 1) != PASS_SIG_CHARS || key_id > PG_INT32_MAX || bits > 256)
+		refuse_as(what, "the challenge is malformed");
+	p++;
+	if (sol_len < 1 || sol_len > 64)
+		refuse_as(what, "the solution must have 1 to 64 characters");
+	for (int i = 0; i < sol_len; i++)
+		if (sol[i] < 0x21 || sol[i] > 0x7e)
+			refuse_as(what, "the solution must be printable ASCII without spaces");
+
+	key = find_key((int32) key_id);
+	if (key == NULL)
+		refuse_as(what, "its key is unknown");
+	initStringInfo(&msg);
+	appendStringInfo(&msg, WORK_VERSION "|%d|" INT64_FORMAT "|", key->key_id, work_concert);
+	appendBinaryStringInfo(&msg, user_id, user_len);
+	appendStringInfo(&msg, "|%d|" INT64_FORMAT "|%.*s", (int) bits, expires,
+					 WORK_NONCE_LEN * 2, nonce);
+	mac_b64(key, msg.data, msg.len, expected);
+	if (!same_signature(expected, p))
+		refuse_as(what, "the challenge's signature does not match (forged, or issued to another user)");
+	if (work_concert != concert_id)
+		refuse_as(what, "the challenge was issued for another concert");
+	if (expires <= to_unix_seconds(GetCurrentTimestamp()))
+		refuse_as(what, "the challenge has expired");
+	if (bits < min_bits)
+		refuse_as(what, "the challenge is easier than the concert asks");
+
+	ctx = pg_cryptohash_create(PG_SHA256);
+	if (ctx == NULL ||
+		pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) s, strlen(s)) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) ":", 1) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) sol, sol_len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		ereport(ERROR,
+				errcode(ERRCODE_OUT_OF_MEMORY),
+				errmsg("could not compute a digest: %s", pg_cryptohash_error(ctx)));
+	pg_cryptohash_free(ctx);
+	if (leading_zero_bits(digest, sizeof(digest)) < bits)
+		refuse_as(what, "the solution does not solve the challenge");
+	pfree(msg.data);
+	pfree(s);
+	pfree(sol);
 }

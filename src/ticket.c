@@ -45,6 +45,12 @@ static const char *const ticket_counter_names[TICKET_NUM_COUNTERS] = {
 	"holds_no_adjacent",
 	"holds_rate_limited",
 	"holds_blocked",
+	"queue_joined",
+	"queue_rate_limited",
+	"queue_blocked",
+	"queue_left",
+	"queue_admitted",
+	"queue_polls",
 	"rate_limit_table_full",
 };
 

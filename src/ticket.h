@@ -35,6 +35,13 @@ typedef enum TicketCounter
 	TICKET_COUNTER_HOLD_NO_ADJACENT,
 	TICKET_COUNTER_HOLD_RATE_LIMITED,
 	TICKET_COUNTER_HOLD_BLOCKED,
+	/* the waiting room */
+	TICKET_COUNTER_QUEUE_JOINED,
+	TICKET_COUNTER_QUEUE_RATE_LIMITED,
+	TICKET_COUNTER_QUEUE_BLOCKED,
+	TICKET_COUNTER_QUEUE_LEFT,
+	TICKET_COUNTER_QUEUE_ADMITTED,
+	TICKET_COUNTER_QUEUE_POLLS,
 	/* requests let through because the rate-limit table was full */
 	TICKET_COUNTER_RATE_TABLE_FULL,
 	TICKET_NUM_COUNTERS
@@ -74,8 +81,25 @@ extern bool ticket_rate_allow(TicketRateKind kind, const char *key, int len);
 extern char *ticket_sign_pass(int64 concert_id, const char *user_id, int user_len, int64 place,
 							  TimestampTz expires_at);
 extern int64 ticket_check_pass(text *pass, int64 concert_id, const char *user_id, int user_len);
+extern char *ticket_sign_challenge(int64 concert_id, const char *user_id, int user_len, int bits);
+extern void ticket_check_work(text *challenge, text *solution, int64 concert_id,
+							  const char *user_id, int user_len, int min_bits);
 
 /* src/hold.c */
 extern int32 *ticket_sorted_seat_ids(ArrayType *arr, int *n);
+extern void ticket_check_user_id(text *user_id);
+
+/* What the waiting room needs to know of a concert (cached per backend). */
+typedef struct TicketConcertInfo
+{
+	bool		draft;
+	bool		on_sale;
+	bool		ended;			/* closed or cancelled */
+	bool		queue;
+	int32		pow_bits;
+	int32		admit_rate;
+} TicketConcertInfo;
+
+extern void ticket_concert_info(int64 concert_id, TicketConcertInfo *info);
 
 #endif							/* TICKET_H */
