@@ -19,11 +19,14 @@ my $cid = $node->safe_psql('postgres',
 	"SELECT ticket.create_concert('Unpreloaded', now() + interval '30 days', now() + interval '1 day')");
 is($node->safe_psql('postgres', "SELECT ticket.add_section($cid, 'Floor', 'A', 25, 10, 10)"),
 	'1', 'not preloaded: add_section works');
+my $qid = $node->safe_psql('postgres',
+	"SELECT ticket.create_concert('Unpreloaded queue', now() + interval '30 days', now() + interval '1 day', queue => true)");
 
 # Functions that need it say so, with the SQLSTATE and the setting to change.
 foreach my $call ("SELECT ticket.open_sale($cid)", 'SELECT * FROM ticket.counters()',
 	"SELECT * FROM ticket.hold($cid, 'u1', ARRAY[1])",
-	"SELECT * FROM ticket.hold_best($cid, 'u1', 1, 1)")
+	"SELECT * FROM ticket.hold_best($cid, 'u1', 1, 1)",
+	"SELECT * FROM ticket.join_queue($qid, 'u1')")
 {
 	my ($ret, $stdout, $stderr) = $node->psql('postgres', "\\set VERBOSITY verbose\n$call");
 	isnt($ret, 0, "not preloaded: $call fails");
