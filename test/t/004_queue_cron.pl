@@ -7,6 +7,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use File::Basename qw(dirname);
 
 my $rate = 4;
 my $node = PostgreSQL::Test::Cluster->new('queue');
@@ -84,6 +85,21 @@ my $before = admitted();
 $deadline = time + 130;
 sleep 1 while admitted() <= $before && time < $deadline;
 cmp_ok(admitted(), '>', $before, 'admission carries on after the restart');
+
+# The reference solver (test/pow-solve) solves a real challenge: 16 bits.
+my $pw = $node->safe_psql('postgres', qq{
+	SELECT ticket.create_concert('Bot Night', now() + interval '30 days', now() + interval '1 day',
+		queue => true, pow_bits => 16)});
+my $challenge = $node->safe_psql('postgres', "SELECT ticket.challenge($pw, 'human')");
+my $solver = dirname(__FILE__) . '/../pow-solve';
+chomp(my $solution = `perl $solver '$challenge'`);
+like($solution, qr/^\d+$/, 'pow-solve prints a solution');
+is($node->safe_psql('postgres', qq{
+	SELECT state FROM ticket.join_queue($pw, 'human', challenge => '$challenge', solution => '$solution')}),
+	'prequeue', 'the solution lets the user join');
+($ret, $out, $err) = $node->psql('postgres', qq{
+	SELECT state FROM ticket.join_queue($pw, 'human2', challenge => '$challenge', solution => '$solution')});
+like($err, qr/proof of work refused/, "another user cannot use that solution");
 
 ok($node->safe_psql('postgres', "SELECT ticket.unschedule_admission($cid)") eq 't', 'unscheduled');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM cron.job'), '0', 'the job is gone');
