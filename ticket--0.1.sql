@@ -999,10 +999,13 @@ COMMENT ON FUNCTION ticket.rotate_pass_key(interval) IS
  * ticket.admit admits, in place order, as many as the concert's admit_rate
  * allows for the time since its last step.
  *
- * A place is dense: ticket.queue_tail hands out places one at a time under
- * its row lock, so an aborted join gives its place back.  People ahead of a
- * waiting user are then place - admitted_through - 1, less those between who
- * left (ticket.queue_departure); queue.gaps counts those per block of 1,024
+ * A join only inserts its entry, without a place (no row every joiner
+ * updates: a hot row would make a thousand joiners commit one at a time).
+ * Each admission step first numbers the entries that joined since the last
+ * one, in join order, after queue.last_place: places are dense, and a join
+ * that rolled back never had one.  People ahead of a waiting user are then
+ * place - admitted_through - 1, less those between who left
+ * (ticket.queue_departure); queue.gaps counts those per block of 1,024
  * places, so ticket.queue_status (src/queue.c) reads two rows and at most
  * two blocks of departures, however long the line is.
  */
@@ -1029,6 +1032,7 @@ CREATE TABLE ticket.queue (
 	seed_hash bytea NOT NULL,
 	drawn_at timestamptz,
 	drawn bigint,
+	last_place bigint NOT NULL DEFAULT 0,
 	admitted_through bigint NOT NULL DEFAULT 0,
 	admitted bigint NOT NULL DEFAULT 0,
 	tokens double precision NOT NULL DEFAULT 0,
@@ -1042,14 +1046,9 @@ CREATE TABLE ticket.queue (
 COMMENT ON TABLE ticket.queue IS
 	'Admission state of one concert''s waiting room: the draw''s seed and its hash, the place admitted through, the token bucket, departures per block of 1,024 places. Superusers only; ticket.queues shows it.';
 
-CREATE TABLE ticket.queue_tail (
-	concert_id bigint PRIMARY KEY,
-	drawn boolean NOT NULL DEFAULT false,
-	last_seq bigint NOT NULL DEFAULT 0,
-	joins bigint NOT NULL DEFAULT 0
-) WITH (fillfactor = 50);
-COMMENT ON TABLE ticket.queue_tail IS
-	'The last place handed out in a concert''s line; joins take places under this row''s lock, so places have no holes.';
+CREATE SEQUENCE ticket.queue_join_seq;
+COMMENT ON SEQUENCE ticket.queue_join_seq IS
+	'Join order: entries waiting for a place are numbered in this order (it orders, it does not count).';
 
 CREATE TABLE ticket.queue_entry (
 	concert_id bigint NOT NULL,
@@ -1062,13 +1061,15 @@ CREATE TABLE ticket.queue_entry (
 	expires_at timestamptz,
 	left_at timestamptz,
 	client_key text,
+	join_seq bigint NOT NULL DEFAULT pg_catalog.nextval('ticket.queue_join_seq'),
 	PRIMARY KEY (concert_id, user_id)
 );
 CREATE UNIQUE INDEX queue_entry_seq_idx ON ticket.queue_entry (concert_id, seq);
+CREATE INDEX queue_entry_unplaced_idx ON ticket.queue_entry (concert_id, join_seq) WHERE seq IS NULL;
 CREATE INDEX queue_entry_active_idx ON ticket.queue_entry (concert_id, expires_at)
 	WHERE state OPERATOR(pg_catalog.=) 'admitted';
 COMMENT ON TABLE ticket.queue_entry IS
-	'One user''s entry in a concert''s waiting room: seq is the place in line (NULL in the pre-queue), draw_place the place the draw gave.';
+	'One user''s entry in a concert''s waiting room: seq is the place in line (NULL in the pre-queue and until the next admission step), draw_place the place the draw gave, join_seq the join order.';
 
 CREATE TABLE ticket.queue_departure (
 	concert_id bigint NOT NULL,
@@ -1079,7 +1080,7 @@ COMMENT ON TABLE ticket.queue_departure IS
 	'Places given up while waiting (left or blocked): they do not count in the positions of those behind.';
 
 SELECT pg_catalog.pg_extension_config_dump('ticket.queue', '');
-SELECT pg_catalog.pg_extension_config_dump('ticket.queue_tail', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.queue_join_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ticket.queue_entry', '');
 SELECT pg_catalog.pg_extension_config_dump('ticket.queue_departure', '');
 
@@ -1095,8 +1096,6 @@ BEGIN
 	INSERT INTO ticket.queue AS q (concert_id, seed, seed_hash)
 	VALUES (concert_id, seed, pg_catalog.sha256(seed))
 	ON CONFLICT ON CONSTRAINT queue_pkey DO NOTHING;
-	INSERT INTO ticket.queue_tail AS t (concert_id) VALUES (concert_id)
-	ON CONFLICT ON CONSTRAINT queue_tail_pkey DO NOTHING;
 END
 $$;
 COMMENT ON FUNCTION ticket._create_queue(bigint) IS
@@ -1130,8 +1129,7 @@ BEGIN
 	IF q.drawn_at IS NOT NULL THEN
 		RETURN q.drawn;
 	END IF;
-	/* Wait for joins in flight: they commit before the draw reads the pre-queue. */
-	PERFORM FROM ticket.queue_tail AS t WHERE t.concert_id = concert_id FOR UPDATE;
+	/* A join that commits after this statement's snapshot is placed by the next admission step. */
 	UPDATE ticket.queue_entry AS e
 	   SET state = 'waiting', seq = d.place, draw_place = d.place
 	  FROM (SELECT x.user_id,
@@ -1141,8 +1139,7 @@ BEGIN
 			 WHERE x.concert_id = concert_id AND x.state = 'prequeue') AS d
 	 WHERE e.concert_id = concert_id AND e.user_id = d.user_id;
 	GET DIAGNOSTICS n = ROW_COUNT;
-	UPDATE ticket.queue_tail AS t SET drawn = true, last_seq = n WHERE t.concert_id = concert_id;
-	UPDATE ticket.queue AS x SET drawn_at = now(), drawn = n, last_tick = now(), tokens = 0
+	UPDATE ticket.queue AS x SET drawn_at = now(), drawn = n, last_place = n, last_tick = now(), tokens = 0
 	 WHERE x.concert_id = concert_id;
 	RETURN n;
 END
@@ -1194,7 +1191,7 @@ AS $$
 DECLARE
 	c ticket.concert;
 	e ticket.queue_entry;
-	t ticket.queue_tail;
+	drawn boolean;
 	r ticket.queue_status;
 	had_entry boolean;
 BEGIN
@@ -1248,21 +1245,18 @@ BEGIN
 		PERFORM ticket._check_work(challenge, solution, concert_id, user_id, c.pow_bits);
 	END IF;
 
-	/* The next place, under the tail's row lock (held to commit): no holes. */
-	UPDATE ticket.queue_tail AS x
-	   SET last_seq = x.last_seq + CASE WHEN x.drawn THEN 1 ELSE 0 END, joins = x.joins + 1
-	 WHERE x.concert_id = concert_id
-	RETURNING * INTO t;
+	/* No place yet: the next admission step numbers joiners in join order. */
+	SELECT q.drawn_at IS NOT NULL INTO drawn FROM ticket.queue AS q WHERE q.concert_id = concert_id;
 	IF NOT had_entry THEN
-		INSERT INTO ticket.queue_entry AS x (concert_id, user_id, state, seq, joined_at, client_key)
-		VALUES (concert_id, user_id, CASE WHEN t.drawn THEN 'waiting' ELSE 'prequeue' END::ticket.queue_entry_state,
-				CASE WHEN t.drawn THEN t.last_seq END, now(), client_key);
+		INSERT INTO ticket.queue_entry AS x (concert_id, user_id, state, joined_at, client_key)
+		VALUES (concert_id, user_id, CASE WHEN drawn THEN 'waiting' ELSE 'prequeue' END::ticket.queue_entry_state,
+				now(), client_key);
 	ELSE
 		/* Back after leaving, being unblocked or letting an admission expire: at the back. */
 		UPDATE ticket.queue_entry AS x
-		   SET state = CASE WHEN t.drawn THEN 'waiting' ELSE 'prequeue' END::ticket.queue_entry_state,
-			   seq = CASE WHEN t.drawn THEN t.last_seq END, joined_at = now(),
-			   admitted_at = NULL, expires_at = NULL, left_at = NULL, client_key = client_key
+		   SET state = CASE WHEN drawn THEN 'waiting' ELSE 'prequeue' END::ticket.queue_entry_state,
+			   seq = NULL, joined_at = now(), admitted_at = NULL, expires_at = NULL, left_at = NULL,
+			   client_key = client_key, join_seq = pg_catalog.nextval('ticket.queue_join_seq')
 		 WHERE x.concert_id = concert_id AND x.user_id = user_id;
 	END IF;
 	PERFORM ticket._bump_counter('queue_joined', 1);
@@ -1306,7 +1300,7 @@ BEGIN
 	IF NOT FOUND OR e.state IN ('left', 'blocked') THEN
 		RETURN false;
 	END IF;
-	IF e.state = 'waiting' THEN
+	IF e.state = 'waiting' AND e.seq IS NOT NULL THEN
 		PERFORM ticket._depart(concert_id, e.seq);
 	END IF;
 	UPDATE ticket.queue_entry AS x SET state = new_state, left_at = now()
@@ -1370,6 +1364,24 @@ BEGIN
 	/* Two steps at once take turns here: the second sees what the first admitted. */
 	SELECT * INTO q FROM ticket.queue AS x WHERE x.concert_id = concert_id FOR UPDATE;
 	t := clock_timestamp();
+
+	/* Number those who joined since the last step, in join order, after the last place. */
+	IF q.drawn_at IS NOT NULL THEN
+		WITH j AS (
+			SELECT e.user_id, e.join_seq FROM ticket.queue_entry AS e
+			 WHERE e.concert_id = concert_id AND e.seq IS NULL AND e.state IN ('waiting', 'prequeue')
+			   FOR UPDATE
+		), p AS (
+			SELECT j.user_id, row_number() OVER (ORDER BY j.join_seq) AS r FROM j
+		), placed AS (
+			UPDATE ticket.queue_entry AS e SET seq = q.last_place + p.r, state = 'waiting'
+			  FROM p WHERE e.concert_id = concert_id AND e.user_id = p.user_id
+			RETURNING e.seq
+		)
+		SELECT coalesce(max(placed.seq), q.last_place) INTO q.last_place FROM placed;
+		UPDATE ticket.queue AS x SET last_place = q.last_place WHERE x.concert_id = concert_id;
+	END IF;
+
 	IF c.state <> 'on_sale' OR c.sale_closes_at <= t OR q.drawn_at IS NULL THEN
 		UPDATE ticket.queue AS x SET last_tick = t, tokens = 0 WHERE x.concert_id = concert_id;
 		RETURN 0;
@@ -1552,22 +1564,27 @@ COMMENT ON FUNCTION ticket.unschedule_admission(bigint) IS
 
 CREATE VIEW ticket.queues AS
 SELECT q.concert_id, k.title, k.state AS concert_state, q.scheduled,
-	   t.joins,
-	   CASE WHEN q.drawn_at IS NULL THEN t.joins END AS prequeue,
+	   n.entries,
+	   CASE WHEN q.drawn_at IS NULL THEN n.prequeue END AS prequeue,
 	   CASE WHEN q.drawn_at IS NOT NULL THEN
-			t.last_seq - q.admitted_through
+			q.last_place - q.admitted_through + n.unplaced
 			- (SELECT count(*) FROM ticket.queue_departure AS d
 				WHERE d.concert_id = q.concert_id AND d.seq > q.admitted_through) END AS waiting,
-	   q.admitted_through, q.admitted, t.last_seq AS last_place, q.departed,
+	   n.unplaced, q.admitted_through, q.admitted, q.last_place, q.departed,
 	   k.admit_rate, k.max_active, q.last_tick, q.paused_since, q.sold_out_at,
 	   pg_catalog.encode(q.seed_hash, 'hex') AS seed_hash,
 	   CASE WHEN q.drawn_at IS NOT NULL THEN pg_catalog.encode(q.seed, 'hex') END AS seed,
 	   q.drawn_at, q.drawn
   FROM ticket.queue AS q
-  JOIN ticket.queue_tail AS t ON t.concert_id = q.concert_id
-  JOIN ticket.concert AS k ON k.concert_id = q.concert_id;
+  JOIN ticket.concert AS k ON k.concert_id = q.concert_id
+ CROSS JOIN LATERAL (
+	SELECT (SELECT count(*) FROM ticket.queue_entry AS e WHERE e.concert_id = q.concert_id) AS entries,
+		   (SELECT count(*) FROM ticket.queue_entry AS e
+			 WHERE e.concert_id = q.concert_id AND e.state = 'prequeue') AS prequeue,
+		   (SELECT count(*) FROM ticket.queue_entry AS e
+			 WHERE e.concert_id = q.concert_id AND e.seq IS NULL AND e.state IN ('waiting', 'prequeue')) AS unplaced) AS n;
 COMMENT ON VIEW ticket.queues IS
-	'One row per waiting room: how many joined, wait, were admitted; the draw''s seed hash (published before opening) and, once drawn, its seed.';
+	'One row per waiting room: entries, how many wait (unplaced: joined since the last admission step), were admitted; the draw''s seed hash (published before opening) and, once drawn, its seed. Counts rows: an admin''s view.';
 
 /* ------------------------------------------------------------- invariants */
 
@@ -1677,6 +1694,13 @@ AS $$
 	  FROM ticket.queue_entry AS e
 	  JOIN ticket.queue AS q ON q.concert_id = e.concert_id
 	 WHERE ($1 IS NULL OR e.concert_id = $1) AND e.state = 'waiting' AND e.seq <= q.admitted_through
+	UNION ALL
+	/* A place past the last one handed out. */
+	SELECT e.concert_id, 'place past the last place',
+		   format('user %s has place %s; the last place handed out is %s', e.user_id, e.seq, q.last_place)
+	  FROM ticket.queue_entry AS e
+	  JOIN ticket.queue AS q ON q.concert_id = e.concert_id
+	 WHERE ($1 IS NULL OR e.concert_id = $1) AND e.seq > q.last_place
 	UNION ALL
 	/* Departures per block that disagree with the departures recorded. */
 	SELECT q.concert_id, 'queue departures disagree',

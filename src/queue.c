@@ -10,8 +10,10 @@
  *
  *		place - admitted_through - 1 - (places given up in between)
  *
- * because places are dense (ticket.queue_tail hands them out under a row
- * lock) and admission goes in place order.  Places given up while waiting
+ * because places are dense (each admission step numbers the users who
+ * joined since the last one, after the last place) and admission goes in
+ * place order.  A user who joined since the last step is waiting without a
+ * place yet (position NULL) for at most a step.  Places given up while waiting
  * are rows of ticket.queue_departure; queue.gaps counts them per block of
  * 1,024 places, so the count in between adds whole blocks from the array
  * and reads departure rows only in the (at most two) partial blocks at its
@@ -321,7 +323,7 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 		state = "blocked";
 	else if (info.ended)
 		state = "closed";
-	else if (e.state == qc.prequeue)
+	else if (e.state == qc.prequeue && info.draft)
 		state = "prequeue";
 	else if (e.state == qc.admitted)
 	{
@@ -340,7 +342,7 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		/* waiting: read the head of the line */
+		/* waiting (or joined at the opening, not yet placed): read the head of the line */
 		Relation	rel = table_open(qc.queue, AccessShareLock);
 		Relation	idx = index_open(qc.queue_pkey, AccessShareLock);
 		TupleTableSlot *slot = table_slot_create(rel, NULL);
@@ -356,6 +358,8 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 		(void) slot_getattr(slot, qc.q_sold_out_at, &isnull);
 		if (!isnull)
 			state = "sold_out";
+		else if (!e.has_seq)
+			state = "waiting";	/* placed by the next admission step */
 		else
 		{
 			int64		head = DatumGetInt64(slot_getattr(slot, qc.q_admitted_through, &isnull));
