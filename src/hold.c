@@ -211,8 +211,8 @@ catalog_invalidate(Datum arg, Oid relid)
 		settings_stale = true;
 }
 
-static Oid
-relation_oid(Oid nsp, const char *name)
+Oid
+ticket_relation_oid(Oid nsp, const char *name)
 {
 	Oid			relid = get_relname_relid(name, nsp);
 
@@ -224,8 +224,8 @@ relation_oid(Oid nsp, const char *name)
 	return relid;
 }
 
-static AttrNumber
-column(Oid relid, const char *name)
+AttrNumber
+ticket_column(Oid relid, const char *name)
 {
 	AttrNumber	attnum = get_attnum(relid, name);
 
@@ -236,8 +236,8 @@ column(Oid relid, const char *name)
 	return attnum;
 }
 
-static Oid
-enum_label(Oid relid, AttrNumber attnum, const char *label)
+Oid
+ticket_enum_label(Oid relid, AttrNumber attnum, const char *label)
 {
 	Oid			typid = get_atttype(relid, attnum);
 	Oid			oid = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
@@ -265,55 +265,55 @@ catalog(void)
 	}
 
 	nsp = get_namespace_oid("ticket", false);
-	cat.concert = relation_oid(nsp, "concert");
-	cat.concert_pkey = relation_oid(nsp, "concert_pkey");
-	cat.section = relation_oid(nsp, "section");
-	cat.section_pkey = relation_oid(nsp, "section_pkey");
-	cat.seat = relation_oid(nsp, "seat");
-	cat.seat_pkey = relation_oid(nsp, "seat_pkey");
-	cat.hold = relation_oid(nsp, "hold");
-	cat.hold_buyer = relation_oid(nsp, "hold_buyer_idx");
-	cat.hold_key = relation_oid(nsp, "hold_idempotency_idx");
-	cat.hold_seq = relation_oid(nsp, "hold_id_seq");
-	cat.blocked = relation_oid(nsp, "blocked_user");
-	cat.blocked_pkey = relation_oid(nsp, "blocked_user_pkey");
+	cat.concert = ticket_relation_oid(nsp, "concert");
+	cat.concert_pkey = ticket_relation_oid(nsp, "concert_pkey");
+	cat.section = ticket_relation_oid(nsp, "section");
+	cat.section_pkey = ticket_relation_oid(nsp, "section_pkey");
+	cat.seat = ticket_relation_oid(nsp, "seat");
+	cat.seat_pkey = ticket_relation_oid(nsp, "seat_pkey");
+	cat.hold = ticket_relation_oid(nsp, "hold");
+	cat.hold_buyer = ticket_relation_oid(nsp, "hold_buyer_idx");
+	cat.hold_key = ticket_relation_oid(nsp, "hold_idempotency_idx");
+	cat.hold_seq = ticket_relation_oid(nsp, "hold_id_seq");
+	cat.blocked = ticket_relation_oid(nsp, "blocked_user");
+	cat.blocked_pkey = ticket_relation_oid(nsp, "blocked_user_pkey");
 
-	cat.c_state = column(cat.concert, "state");
-	cat.c_sale_closes_at = column(cat.concert, "sale_closes_at");
-	cat.c_hold_ttl = column(cat.concert, "hold_ttl");
-	cat.c_per_user_limit = column(cat.concert, "per_user_limit");
-	cat.c_seat_count = column(cat.concert, "seat_count");
-	cat.c_queue = column(cat.concert, "queue");
-	cat.c_pow_bits = column(cat.concert, "pow_bits");
-	cat.c_admit_rate = column(cat.concert, "admit_rate");
-	cat.x_first_seat_id = column(cat.section, "first_seat_id");
-	cat.x_capacity = column(cat.section, "capacity");
-	cat.x_seated = column(cat.section, "seated");
-	cat.s_seat_id = column(cat.seat, "seat_id");
-	cat.s_row_no = column(cat.seat, "row_no");
-	cat.s_seat_no = column(cat.seat, "seat_no");
-	cat.s_state = column(cat.seat, "state");
-	cat.s_hold_id = column(cat.seat, "hold_id");
-	cat.s_held_until = column(cat.seat, "held_until");
-	cat.h_hold_id = column(cat.hold, "hold_id");
-	cat.h_concert_id = column(cat.hold, "concert_id");
-	cat.h_user_id = column(cat.hold, "user_id");
-	cat.h_seat_ids = column(cat.hold, "seat_ids");
-	cat.h_state = column(cat.hold, "state");
-	cat.h_created_at = column(cat.hold, "created_at");
-	cat.h_expires_at = column(cat.hold, "expires_at");
-	cat.h_idempotency_key = column(cat.hold, "idempotency_key");
-	cat.h_request = column(cat.hold, "request");
+	cat.c_state = ticket_column(cat.concert, "state");
+	cat.c_sale_closes_at = ticket_column(cat.concert, "sale_closes_at");
+	cat.c_hold_ttl = ticket_column(cat.concert, "hold_ttl");
+	cat.c_per_user_limit = ticket_column(cat.concert, "per_user_limit");
+	cat.c_seat_count = ticket_column(cat.concert, "seat_count");
+	cat.c_queue = ticket_column(cat.concert, "queue");
+	cat.c_pow_bits = ticket_column(cat.concert, "pow_bits");
+	cat.c_admit_rate = ticket_column(cat.concert, "admit_rate");
+	cat.x_first_seat_id = ticket_column(cat.section, "first_seat_id");
+	cat.x_capacity = ticket_column(cat.section, "capacity");
+	cat.x_seated = ticket_column(cat.section, "seated");
+	cat.s_seat_id = ticket_column(cat.seat, "seat_id");
+	cat.s_row_no = ticket_column(cat.seat, "row_no");
+	cat.s_seat_no = ticket_column(cat.seat, "seat_no");
+	cat.s_state = ticket_column(cat.seat, "state");
+	cat.s_hold_id = ticket_column(cat.seat, "hold_id");
+	cat.s_held_until = ticket_column(cat.seat, "held_until");
+	cat.h_hold_id = ticket_column(cat.hold, "hold_id");
+	cat.h_concert_id = ticket_column(cat.hold, "concert_id");
+	cat.h_user_id = ticket_column(cat.hold, "user_id");
+	cat.h_seat_ids = ticket_column(cat.hold, "seat_ids");
+	cat.h_state = ticket_column(cat.hold, "state");
+	cat.h_created_at = ticket_column(cat.hold, "created_at");
+	cat.h_expires_at = ticket_column(cat.hold, "expires_at");
+	cat.h_idempotency_key = ticket_column(cat.hold, "idempotency_key");
+	cat.h_request = ticket_column(cat.hold, "request");
 
-	cat.draft = enum_label(cat.concert, cat.c_state, "draft");
-	cat.on_sale = enum_label(cat.concert, cat.c_state, "on_sale");
-	cat.closed = enum_label(cat.concert, cat.c_state, "closed");
-	cat.cancelled = enum_label(cat.concert, cat.c_state, "cancelled");
-	cat.available = enum_label(cat.seat, cat.s_state, "available");
-	cat.held = enum_label(cat.seat, cat.s_state, "held");
-	cat.active = enum_label(cat.hold, cat.h_state, "active");
-	cat.checking_out = enum_label(cat.hold, cat.h_state, "checking_out");
-	cat.confirmed = enum_label(cat.hold, cat.h_state, "confirmed");
+	cat.draft = ticket_enum_label(cat.concert, cat.c_state, "draft");
+	cat.on_sale = ticket_enum_label(cat.concert, cat.c_state, "on_sale");
+	cat.closed = ticket_enum_label(cat.concert, cat.c_state, "closed");
+	cat.cancelled = ticket_enum_label(cat.concert, cat.c_state, "cancelled");
+	cat.available = ticket_enum_label(cat.seat, cat.s_state, "available");
+	cat.held = ticket_enum_label(cat.seat, cat.s_state, "held");
+	cat.active = ticket_enum_label(cat.hold, cat.h_state, "active");
+	cat.checking_out = ticket_enum_label(cat.hold, cat.h_state, "checking_out");
+	cat.confirmed = ticket_enum_label(cat.hold, cat.h_state, "confirmed");
 
 	cat.valid = true;
 	return &cat;

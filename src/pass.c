@@ -148,6 +148,20 @@ find_key(int32 key_id)
 	return NULL;
 }
 
+/* The key that signs: the newest. */
+static PassKey *
+newest_key(void)
+{
+	if (!keys_valid)
+		load_keys();
+	if (nkeys == 0)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("there is no pass key"),
+				errhint("Create one with SELECT ticket.rotate_pass_key();"));
+	return &keys[0];
+}
+
 /*
  * HMAC-SHA256 of msg under key, as base64url text without padding (43
  * characters and a NUL) in out.
@@ -234,16 +248,10 @@ ticket_sign_pass(int64 concert_id, const char *user_id, int user_len, int64 plac
 	char		sig[PASS_SIG_CHARS + 1];
 	int64		expires = to_unix_seconds(expires_at);
 
-	if (!keys_valid)
-		load_keys();
-	if (nkeys == 0)
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("there is no pass key"),
-				errhint("Create one with SELECT ticket.rotate_pass_key();"));
-	sign(&keys[0], concert_id, user_id, user_len, place, expires, sig);
+	PassKey    *key = newest_key();
+	sign(key, concert_id, user_id, user_len, place, expires, sig);
 	return psprintf(PASS_VERSION ".%d." INT64_FORMAT "." INT64_FORMAT "." INT64_FORMAT ".%s",
-					keys[0].key_id, concert_id, place, expires, sig);
+					key->key_id, concert_id, place, expires, sig);
 }
 
 static void
@@ -405,13 +413,7 @@ ticket_sign_challenge(int64 concert_id, const char *user_id, int user_len, int b
 	int64		expires = to_unix_seconds(GetCurrentTimestamp()) + WORK_TTL_SECS;
 	StringInfoData msg;
 
-	if (!keys_valid)
-		load_keys();
-	if (nkeys == 0)
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("there is no pass key"),
-				errhint("Create one with SELECT ticket.rotate_pass_key();"));
+	PassKey    *key = newest_key();
 	if (!pg_strong_random(raw, sizeof(raw)))
 		ereport(ERROR,
 				errcode(ERRCODE_SYSTEM_ERROR),
@@ -421,12 +423,12 @@ ticket_sign_challenge(int64 concert_id, const char *user_id, int user_len, int b
 		snprintf(nonce + 2 * i, 3, "%02x", raw[i]);
 
 	initStringInfo(&msg);
-	appendStringInfo(&msg, WORK_VERSION "|%d|" INT64_FORMAT "|", keys[0].key_id, concert_id);
+	appendStringInfo(&msg, WORK_VERSION "|%d|" INT64_FORMAT "|", key->key_id, concert_id);
 	appendBinaryStringInfo(&msg, user_id, user_len);
 	appendStringInfo(&msg, "|%d|" INT64_FORMAT "|%s", bits, expires, nonce);
-	mac_b64(&keys[0], msg.data, msg.len, sig);
+	mac_b64(key, msg.data, msg.len, sig);
 	return psprintf(WORK_VERSION ".%d." INT64_FORMAT ".%d." INT64_FORMAT ".%s.%s",
-					keys[0].key_id, concert_id, bits, expires, nonce, sig);
+					key->key_id, concert_id, bits, expires, nonce, sig);
 }
 
 /* How many leading zero bits a digest has. */

@@ -26,7 +26,6 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -39,7 +38,6 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "ticket.h"
@@ -65,47 +63,10 @@ queue_catalog_invalidate(Datum arg, Oid relid)
 		qc.valid = false;
 }
 
-static Oid
-rel_oid(Oid nsp, const char *name)
-{
-	Oid			relid = get_relname_relid(name, nsp);
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				errcode(ERRCODE_UNDEFINED_TABLE),
-				errmsg("relation ticket.%s does not exist", name),
-				errhint("Reinstall the extension: DROP EXTENSION ticket; CREATE EXTENSION ticket;"));
-	return relid;
-}
-
-static AttrNumber
-col(Oid relid, const char *name)
-{
-	AttrNumber	attnum = get_attnum(relid, name);
-
-	if (attnum == InvalidAttrNumber)
-		ereport(ERROR,
-				errcode(ERRCODE_UNDEFINED_COLUMN),
-				errmsg("column %s of %s does not exist", name, get_rel_name(relid)));
-	return attnum;
-}
-
-static Oid
-label(Oid typid, const char *name)
-{
-	Oid			oid = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
-									  ObjectIdGetDatum(typid), CStringGetDatum(name));
-
-	if (!OidIsValid(oid))
-		elog(ERROR, "enum label \"%s\" of type %u does not exist", name, typid);
-	return oid;
-}
-
 static void
 queue_catalog(void)
 {
 	Oid			nsp;
-	Oid			typid;
 
 	if (qc.valid)
 		return;
@@ -115,24 +76,23 @@ queue_catalog(void)
 		qc_callback_registered = true;
 	}
 	nsp = get_namespace_oid("ticket", false);
-	qc.entry = rel_oid(nsp, "queue_entry");
-	qc.entry_pkey = rel_oid(nsp, "queue_entry_pkey");
-	qc.queue = rel_oid(nsp, "queue");
-	qc.queue_pkey = rel_oid(nsp, "queue_pkey");
-	qc.departure = rel_oid(nsp, "queue_departure");
-	qc.departure_pkey = rel_oid(nsp, "queue_departure_pkey");
-	qc.e_state = col(qc.entry, "state");
-	qc.e_seq = col(qc.entry, "seq");
-	qc.e_expires_at = col(qc.entry, "expires_at");
-	qc.q_admitted_through = col(qc.queue, "admitted_through");
-	qc.q_sold_out_at = col(qc.queue, "sold_out_at");
-	qc.q_gaps = col(qc.queue, "gaps");
-	typid = get_atttype(qc.entry, qc.e_state);
-	qc.prequeue = label(typid, "prequeue");
-	qc.waiting = label(typid, "waiting");
-	qc.admitted = label(typid, "admitted");
-	qc.left = label(typid, "left");
-	qc.blocked = label(typid, "blocked");
+	qc.entry = ticket_relation_oid(nsp, "queue_entry");
+	qc.entry_pkey = ticket_relation_oid(nsp, "queue_entry_pkey");
+	qc.queue = ticket_relation_oid(nsp, "queue");
+	qc.queue_pkey = ticket_relation_oid(nsp, "queue_pkey");
+	qc.departure = ticket_relation_oid(nsp, "queue_departure");
+	qc.departure_pkey = ticket_relation_oid(nsp, "queue_departure_pkey");
+	qc.e_state = ticket_column(qc.entry, "state");
+	qc.e_seq = ticket_column(qc.entry, "seq");
+	qc.e_expires_at = ticket_column(qc.entry, "expires_at");
+	qc.q_admitted_through = ticket_column(qc.queue, "admitted_through");
+	qc.q_sold_out_at = ticket_column(qc.queue, "sold_out_at");
+	qc.q_gaps = ticket_column(qc.queue, "gaps");
+	qc.prequeue = ticket_enum_label(qc.entry, qc.e_state, "prequeue");
+	qc.waiting = ticket_enum_label(qc.entry, qc.e_state, "waiting");
+	qc.admitted = ticket_enum_label(qc.entry, qc.e_state, "admitted");
+	qc.left = ticket_enum_label(qc.entry, qc.e_state, "left");
+	qc.blocked = ticket_enum_label(qc.entry, qc.e_state, "blocked");
 	qc.valid = true;
 }
 

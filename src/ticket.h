@@ -9,6 +9,7 @@
 #ifndef TICKET_H
 #define TICKET_H
 
+#include "access/attnum.h"
 #include "port/atomics.h"
 #include "utils/array.h"
 #include "utils/timestamp.h"
@@ -88,6 +89,9 @@ extern void ticket_check_work(text *challenge, text *solution, int64 concert_id,
 /* src/hold.c */
 extern int32 *ticket_sorted_seat_ids(ArrayType *arr, int *n);
 extern void ticket_check_user_id(text *user_id);
+extern Oid	ticket_relation_oid(Oid nsp, const char *name);
+extern AttrNumber ticket_column(Oid relid, const char *name);
+extern Oid	ticket_enum_label(Oid relid, AttrNumber attnum, const char *label);
 
 /* What the waiting room needs to know of a concert (cached per backend). */
 typedef struct TicketConcertInfo
