@@ -32,7 +32,6 @@ BEGIN
 	SELECT c, e.seq FROM ticket.queue_entry AS e WHERE e.concert_id = c AND e.state = 'left';
 	UPDATE ticket.queue AS q
 	   SET last_place = n, admitted_through = n / 10, admitted = n / 10,
-		   departed = (SELECT count(*) FROM ticket.queue_departure AS d WHERE d.concert_id = c),
 		   gaps = (SELECT array_agg(coalesce(k.n, 0)::integer ORDER BY b)
 					 FROM generate_series(0, n >> 10) AS b
 					 LEFT JOIN (SELECT d.seq >> 10 AS b, count(*) AS n FROM ticket.queue_departure AS d

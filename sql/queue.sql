@@ -288,7 +288,8 @@ SELECT count(*) > 10 AS checked_some,
 		   AS all_exact
   FROM ticket.queue_entry AS e, LATERAL ticket.queue_status(:ll, e.user_id) AS s
  WHERE e.concert_id = :ll AND e.state = 'waiting' AND e.seq % 97 = 0;
-SELECT departed, array_length(gaps, 1) AS blocks FROM ticket.queue WHERE concert_id = :ll;
+SELECT departed, (SELECT array_length(gaps, 1) FROM ticket.queue WHERE concert_id = :ll) AS blocks
+  FROM ticket.queues WHERE concert_id = :ll;
 SELECT * FROM ticket.verify(:ll);
 
 -- pg_cron: one job steps every scheduled concert (pg_cron 1.4: each minute,

@@ -712,9 +712,8 @@ ticket_concert_info(int64 concert_id, TicketConcertInfo *info)
 		table_close(t.concert, NoLock);
 	}
 	info->draft = c.state == cat.draft;
-	info->on_sale = c.on_sale && c.sale_closes_at > GetCurrentTransactionStartTimestamp();
 	info->ended = c.state == cat.closed || c.state == cat.cancelled ||
-		(c.on_sale && !info->on_sale);
+		(c.on_sale && c.sale_closes_at <= GetCurrentTransactionStartTimestamp());
 	info->queue = c.queue;
 	info->pow_bits = c.pow_bits;
 	info->admit_rate = c.admit_rate;

@@ -226,6 +226,27 @@ people_ahead(Snapshot snap, int64 concert_id, int64 seq, int64 head, Datum gaps_
 	return ahead - gone;
 }
 
+/*
+ * The arguments (concert_id, user_id) that queue_status and challenge
+ * share, checked, and the concert, which must have a waiting room.
+ */
+static void
+queue_args(FunctionCallInfo fcinfo, int64 *concert_id, text **user_id, TicketConcertInfo *info)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("concert_id and user_id must not be NULL"));
+	*concert_id = PG_GETARG_INT64(0);
+	*user_id = PG_GETARG_TEXT_PP(1);
+	ticket_check_user_id(*user_id);
+	ticket_concert_info(*concert_id, info);
+	if (!info->queue)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("concert " INT64_FORMAT " has no waiting room", *concert_id));
+}
+
 PG_FUNCTION_INFO_V1(ticket_queue_status);
 
 /*
@@ -245,22 +266,19 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 	Entry		e;
 	TimestampTz now = GetCurrentTimestamp();
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				errmsg("concert_id and user_id must not be NULL"));
-	concert_id = PG_GETARG_INT64(0);
-	user_id = PG_GETARG_TEXT_PP(1);
-	ticket_check_user_id(user_id);
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "ticket.queue_status must return a composite type");
-	tupdesc = BlessTupleDesc(tupdesc);
+	queue_args(fcinfo, &concert_id, &user_id, &info);
+	/* The result type, looked up once per call site (a poll is the hot path). */
+	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (tupdesc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 
-	ticket_concert_info(concert_id, &info);
-	if (!info.queue)
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("concert " INT64_FORMAT " has no waiting room", concert_id));
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "ticket.queue_status must return a composite type");
+		tupdesc = BlessTupleDesc(tupdesc);
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
 	queue_catalog();
 	ticket_count(TICKET_COUNTER_QUEUE_POLLS, 1);
 
@@ -384,18 +402,7 @@ ticket_challenge(PG_FUNCTION_ARGS)
 	text	   *user_id;
 	TicketConcertInfo info;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				errmsg("concert_id and user_id must not be NULL"));
-	concert_id = PG_GETARG_INT64(0);
-	user_id = PG_GETARG_TEXT_PP(1);
-	ticket_check_user_id(user_id);
-	ticket_concert_info(concert_id, &info);
-	if (!info.queue)
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("concert " INT64_FORMAT " has no waiting room", concert_id));
+	queue_args(fcinfo, &concert_id, &user_id, &info);
 	if (info.pow_bits == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(ticket_sign_challenge(concert_id, VARDATA_ANY(user_id),

@@ -97,7 +97,6 @@ extern Oid	ticket_enum_label(Oid relid, AttrNumber attnum, const char *label);
 typedef struct TicketConcertInfo
 {
 	bool		draft;
-	bool		on_sale;
 	bool		ended;			/* closed or cancelled */
 	bool		queue;
 	int32		pow_bits;
