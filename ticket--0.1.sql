@@ -64,6 +64,9 @@ CREATE TABLE ticket.concert (
 	max_active integer,
 	queue boolean NOT NULL DEFAULT false,
 	pow_bits integer NOT NULL DEFAULT 0,
+	payment_timeout interval NOT NULL DEFAULT '10 minutes',
+	payment_attempts integer NOT NULL DEFAULT 5,
+	accept_late_payments boolean NOT NULL DEFAULT true,
 	section_count integer NOT NULL DEFAULT 0,
 	seat_count integer NOT NULL DEFAULT 0,
 	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -85,6 +88,9 @@ COMMENT ON COLUMN ticket.concert.admission_ttl IS 'How long an admitted user may
 COMMENT ON COLUMN ticket.concert.max_active IS 'Most users admitted at once; NULL for no cap.';
 COMMENT ON COLUMN ticket.concert.queue IS 'Whether buyers go through the waiting room (and holds need a pass).';
 COMMENT ON COLUMN ticket.concert.pow_bits IS 'Proof-of-work difficulty for joining the queue, in leading zero bits; 0 for none.';
+COMMENT ON COLUMN ticket.concert.payment_timeout IS 'How long a checkout keeps its seats while the payment is in flight.';
+COMMENT ON COLUMN ticket.concert.payment_attempts IS 'Most attempts at one payment before it is dead-lettered and its order compensated.';
+COMMENT ON COLUMN ticket.concert.accept_late_payments IS 'Whether a payment that succeeds after its order was compensated re-sells the seats when they are still free (otherwise, and when they are not, it is refunded).';
 COMMENT ON COLUMN ticket.concert.seat_count IS 'Seats and places generated so far; the next seat id is seat_count + 1.';
 
 CREATE TABLE ticket.section (
@@ -289,6 +295,11 @@ BEGIN
 		RAISE EXCEPTION 'pow_bits needs the queue'
 			USING ERRCODE = '22023', HINT = 'The proof of work is asked for when joining the queue: set queue => true.';
 	END IF;
+	PERFORM ticket._check_interval('payment_timeout', c.payment_timeout, '1 second', '1 day');
+	PERFORM ticket._check_range('payment_attempts', c.payment_attempts, 1, 20);
+	IF c.accept_late_payments IS NULL THEN
+		RAISE EXCEPTION 'accept_late_payments must not be NULL' USING ERRCODE = '22004';
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION ticket._check_concert(ticket.concert) IS
@@ -331,7 +342,10 @@ CREATE FUNCTION ticket.create_concert(
 	admission_ttl interval DEFAULT '15 minutes',
 	max_active integer DEFAULT NULL,
 	queue boolean DEFAULT false,
-	pow_bits integer DEFAULT 0)
+	pow_bits integer DEFAULT 0,
+	payment_timeout interval DEFAULT '10 minutes',
+	payment_attempts integer DEFAULT 5,
+	accept_late_payments boolean DEFAULT true)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -352,6 +366,9 @@ BEGIN
 	c.max_active := max_active;
 	c.queue := queue;
 	c.pow_bits := pow_bits;
+	c.payment_timeout := payment_timeout;
+	c.payment_attempts := payment_attempts;
+	c.accept_late_payments := accept_late_payments;
 	IF starts_at <= now() THEN
 		RAISE EXCEPTION 'starts_at must be in the future'
 			USING ERRCODE = '22023', DETAIL = format('It was %s.', starts_at);
@@ -359,9 +376,11 @@ BEGIN
 	PERFORM ticket._check_concert(c);
 
 	INSERT INTO ticket.concert AS k (title, venue, starts_at, sale_opens_at, sale_closes_at,
-		hold_ttl, per_user_limit, admit_rate, admission_ttl, max_active, queue, pow_bits)
+		hold_ttl, per_user_limit, admit_rate, admission_ttl, max_active, queue, pow_bits,
+		payment_timeout, payment_attempts, accept_late_payments)
 	VALUES (c.title, c.venue, c.starts_at, c.sale_opens_at, c.sale_closes_at,
-		c.hold_ttl, c.per_user_limit, c.admit_rate, c.admission_ttl, c.max_active, c.queue, c.pow_bits)
+		c.hold_ttl, c.per_user_limit, c.admit_rate, c.admission_ttl, c.max_active, c.queue, c.pow_bits,
+		c.payment_timeout, c.payment_attempts, c.accept_late_payments)
 	RETURNING k.concert_id INTO c.concert_id;
 	IF c.queue THEN
 		PERFORM ticket._create_queue(c.concert_id);
@@ -371,7 +390,7 @@ BEGIN
 	RETURN c.concert_id;
 END
 $$;
-COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer) IS
+COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean) IS
 	'Creates a draft concert with its sale settings and returns its concert_id.';
 
 CREATE FUNCTION ticket.update_concert(
@@ -387,7 +406,10 @@ CREATE FUNCTION ticket.update_concert(
 	admission_ttl interval DEFAULT NULL,
 	max_active integer DEFAULT NULL,
 	queue boolean DEFAULT NULL,
-	pow_bits integer DEFAULT NULL)
+	pow_bits integer DEFAULT NULL,
+	payment_timeout interval DEFAULT NULL,
+	payment_attempts integer DEFAULT NULL,
+	accept_late_payments boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -417,6 +439,9 @@ BEGIN
 	c.max_active := CASE WHEN max_active = 0 THEN NULL ELSE coalesce(max_active, old.max_active) END;
 	c.queue := coalesce(queue, old.queue);
 	c.pow_bits := coalesce(pow_bits, old.pow_bits);
+	c.payment_timeout := coalesce(payment_timeout, old.payment_timeout);
+	c.payment_attempts := coalesce(payment_attempts, old.payment_attempts);
+	c.accept_late_payments := coalesce(accept_late_payments, old.accept_late_payments);
 	IF c.starts_at <> old.starts_at AND c.starts_at <= now() THEN
 		RAISE EXCEPTION 'starts_at must be in the future'
 			USING ERRCODE = '22023', DETAIL = format('It was %s.', c.starts_at);
@@ -443,7 +468,8 @@ BEGIN
 		   sale_opens_at = c.sale_opens_at, sale_closes_at = c.sale_closes_at,
 		   hold_ttl = c.hold_ttl, per_user_limit = c.per_user_limit,
 		   admit_rate = c.admit_rate, admission_ttl = c.admission_ttl, max_active = c.max_active,
-		   queue = c.queue, pow_bits = c.pow_bits
+		   queue = c.queue, pow_bits = c.pow_bits, payment_timeout = c.payment_timeout,
+		   payment_attempts = c.payment_attempts, accept_late_payments = c.accept_late_payments
 	 WHERE k.concert_id = concert_id;
 	IF c.queue AND NOT old.queue THEN
 		PERFORM ticket._create_queue(concert_id);
@@ -454,7 +480,7 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer) IS
+COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean) IS
 	'Changes a concert''s settings; NULL keeps a setting, max_active => 0 removes the cap.';
 
 CREATE FUNCTION ticket.open_sale(concert_id bigint)
@@ -538,10 +564,14 @@ BEGIN
 		RETURN;
 	END IF;
 	UPDATE ticket.concert AS k SET state = 'cancelled', cancelled_at = now() WHERE k.concert_id = concert_id;
+	/* Every order is undone and refunded by the worker (or ticket.compensate). */
+	PERFORM ticket._start_saga(o.order_id, 'concert cancelled', false)
+	   FROM ticket.orders AS o
+	  WHERE o.concert_id = concert_id AND o.state IN ('pending', 'paid');
 END
 $$;
 COMMENT ON FUNCTION ticket.cancel_concert(bigint) IS
-	'Cancels a concert for good: its sale stops and it can no longer be changed.';
+	'Cancels a concert for good: its sale stops, it can no longer be changed, and every pending or paid order is compensated (seats released, money refunded).';
 
 /* -------------------------------------------------------------- sections */
 
@@ -749,6 +779,8 @@ CREATE TABLE ticket.hold (
 );
 ALTER SEQUENCE ticket.hold_id_seq OWNED BY ticket.hold.hold_id;
 CREATE INDEX hold_buyer_idx ON ticket.hold (concert_id, user_id);
+/* What the worker expires: active holds by expiry. */
+CREATE INDEX hold_active_idx ON ticket.hold (expires_at) WHERE state = 'active';
 CREATE UNIQUE INDEX hold_idempotency_idx ON ticket.hold (concert_id, user_id, idempotency_key)
 	WHERE idempotency_key IS NOT NULL;
 COMMENT ON TABLE ticket.hold IS
@@ -839,6 +871,7 @@ BEGIN
 	   AND s.hold_id = h.hold_id AND s.state = 'held';
 	outcome := CASE WHEN h.expires_at <= now() THEN 'expired' ELSE 'released' END;
 	UPDATE ticket.hold AS x SET state = outcome, ended_at = now() WHERE x.hold_id = hold_id;
+	PERFORM ticket._event(h.concert_id, 'hold_' || outcome::text, hold_id, user_id, NULL);
 	RETURN outcome::text;
 END
 $$;
@@ -1009,7 +1042,7 @@ COMMENT ON FUNCTION ticket.rotate_pass_key(interval) IS
  * places, so ticket.queue_status (src/queue.c) reads two rows and at most
  * two blocks of departures, however long the line is.
  */
-CREATE TYPE ticket.queue_entry_state AS ENUM ('prequeue', 'waiting', 'admitted', 'left', 'blocked');
+CREATE TYPE ticket.queue_entry_state AS ENUM ('prequeue', 'waiting', 'admitted', 'expired', 'left', 'blocked');
 COMMENT ON TYPE ticket.queue_entry_state IS
 	'Stored state of a queue entry; ticket.queue_status derives expired, sold_out and closed from it.';
 
@@ -1434,6 +1467,8 @@ BEGIN
 		   admitted = x.admitted + k, paused_since = NULL, sold_out_at = NULL
 	 WHERE x.concert_id = concert_id;
 	IF k > 0 THEN
+		PERFORM ticket._event(concert_id, 'admitted', NULL, NULL,
+			pg_catalog.jsonb_build_object('admitted_through', head, 'admitted', k));
 		PERFORM pg_catalog.pg_notify('ticket_admission',
 			pg_catalog.json_build_object('concert_id', concert_id, 'admitted_through', head, 'admitted', k)::text);
 		PERFORM ticket._bump_counter('queue_admitted', k);
@@ -1586,6 +1621,991 @@ SELECT q.concert_id, k.title, k.state AS concert_state, q.scheduled,
 COMMENT ON VIEW ticket.queues IS
 	'One row per waiting room: entries, how many wait (unplaced: joined since the last admission step), were admitted; the draw''s seed hash (published before opening) and, once drawn, its seed. Counts rows: an admin''s view.';
 
+/* ------------------------------------------------------------------ events */
+
+/*
+ * The outbox.  Writers insert a row with event_id NULL in their own
+ * transaction (cheap: a buyer's hold adds one row and one index entry);
+ * ticket.publish_events, run by the worker every interval, numbers the
+ * committed ones in commit-visible order and sends one NOTIFY ticket_event.
+ * Numbering after commit is what makes event_id safe as a cursor: a
+ * transaction that commits late gets a later event_id, so a consumer that
+ * has read through N never misses an event numbered below N.
+ */
+CREATE SEQUENCE ticket.event_seq CACHE 32;
+CREATE TABLE ticket.event (
+	seq bigint NOT NULL DEFAULT pg_catalog.nextval('ticket.event_seq'),
+	event_id bigint,
+	concert_id bigint,
+	kind text NOT NULL,
+	subject_id bigint,
+	user_id text,
+	detail jsonb,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+ALTER SEQUENCE ticket.event_seq OWNED BY ticket.event.seq;
+CREATE UNIQUE INDEX event_id_idx ON ticket.event (event_id);
+CREATE INDEX event_unpublished_idx ON ticket.event (seq) WHERE event_id IS NULL;
+COMMENT ON TABLE ticket.event IS
+	'Outbox: one row per state change (kind: hold, hold_released, hold_expired, admitted, admission_expired, order_created, order_paid, order_cancelled, order_refunded, payment_succeeded, payment_failed, payment_dead, payment_timed_out, refund_requested, refund_succeeded, compensation_started, compensation_done). event_id is NULL until ticket.publish_events numbers it.';
+SELECT pg_catalog.pg_extension_config_dump('ticket.event', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.event_seq', '');
+
+CREATE TABLE ticket.event_head (
+	only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+	last_event_id bigint NOT NULL DEFAULT 0,
+	published_at timestamptz
+);
+INSERT INTO ticket.event_head DEFAULT VALUES;
+COMMENT ON TABLE ticket.event_head IS
+	'The last event_id handed out; its row lock makes publishers take turns.';
+SELECT pg_catalog.pg_extension_config_dump('ticket.event_head', '');
+
+CREATE FUNCTION ticket._event(concert_id bigint, kind text, subject_id bigint, user_id text, detail jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO ticket.event (concert_id, kind, subject_id, user_id, detail)
+	VALUES ($1, $2, $3, $4, $5);
+$$;
+COMMENT ON FUNCTION ticket._event(bigint, text, bigint, text, jsonb) IS
+	'Internal: appends an event to the outbox in the caller''s transaction.';
+
+CREATE FUNCTION ticket.publish_events(max_events integer DEFAULT 10000)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	head bigint;
+	n integer;
+BEGIN
+	PERFORM ticket._check_range('max_events', max_events, 1, 1000000);
+	SELECT e.last_event_id INTO head FROM ticket.event_head AS e FOR UPDATE;
+	WITH todo AS (
+		SELECT e.seq, head + row_number() OVER (ORDER BY e.seq) AS id
+		  FROM (SELECT x.seq FROM ticket.event AS x WHERE x.event_id IS NULL
+				 ORDER BY x.seq LIMIT max_events) AS e
+	), done AS (
+		UPDATE ticket.event AS x SET event_id = todo.id FROM todo WHERE x.seq = todo.seq AND x.event_id IS NULL
+		RETURNING x.event_id
+	)
+	SELECT count(*), coalesce(max(done.event_id), head) INTO n, head FROM done;
+	IF n > 0 THEN
+		UPDATE ticket.event_head AS e SET last_event_id = head, published_at = now();
+		PERFORM pg_catalog.pg_notify('ticket_event',
+			pg_catalog.json_build_object('last_event_id', head, 'published', n)::text);
+	END IF;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ticket.publish_events(integer) IS
+	'Numbers committed outbox events in order and sends NOTIFY ticket_event {last_event_id, published}; the worker runs it every interval. Returns how many it numbered.';
+
+CREATE FUNCTION ticket.events_since(after_id bigint, max_events integer DEFAULT 1000, of_concert bigint DEFAULT NULL)
+RETURNS TABLE (event_id bigint, concert_id bigint, kind text, subject_id bigint, user_id text,
+			   detail jsonb, created_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	IF after_id IS NULL THEN
+		RAISE EXCEPTION 'after_id must not be NULL' USING ERRCODE = '22004',
+			HINT = 'Start from 0, then pass the last event_id read.';
+	END IF;
+	PERFORM ticket._check_range('max_events', max_events, 1, 100000);
+	RETURN QUERY
+	SELECT e.event_id, e.concert_id, e.kind, e.subject_id, e.user_id, e.detail, e.created_at
+	  FROM ticket.event AS e
+	 WHERE e.event_id > after_id AND (of_concert IS NULL OR e.concert_id = of_concert)
+	 ORDER BY e.event_id
+	 LIMIT max_events;
+END
+$$;
+COMMENT ON FUNCTION ticket.events_since(bigint, integer, bigint) IS
+	'Published events after after_id in order (optionally of one concert): how a consumer catches up after a disconnect. LISTEN ticket_event says when there is more.';
+
+/* ------------------------------------------------------ orders, payments */
+
+CREATE TYPE ticket.order_state AS ENUM ('pending', 'paid', 'cancelled', 'refunded');
+COMMENT ON TYPE ticket.order_state IS
+	'Life of an order: pending (payment in flight), then paid, or cancelled by compensation; a cancelled order whose captured money was given back is refunded.';
+CREATE TYPE ticket.payment_kind AS ENUM ('charge', 'refund');
+COMMENT ON TYPE ticket.payment_kind IS 'What a payment job asks of the provider: take the money, or give it back.';
+CREATE TYPE ticket.payment_state AS ENUM ('processing', 'succeeded', 'failed', 'refunded');
+COMMENT ON TYPE ticket.payment_state IS
+	'Life of a payment job: processing (due, claimed, or waiting to be retried), then succeeded or failed (dead-lettered, timed out or cancelled); a succeeded charge whose refund went through is refunded.';
+
+CREATE TABLE ticket.orders (
+	order_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	concert_id bigint NOT NULL,
+	user_id text NOT NULL,
+	hold_id bigint NOT NULL UNIQUE,
+	seat_ids integer[] NOT NULL,
+	amount numeric(12,2) NOT NULL,
+	state ticket.order_state NOT NULL DEFAULT 'pending',
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	pay_by timestamptz NOT NULL,
+	paid_at timestamptz,
+	cancelled_at timestamptz,
+	refunded_at timestamptz,
+	cancel_reason text
+);
+CREATE INDEX orders_pending_idx ON ticket.orders (pay_by) WHERE state = 'pending';
+CREATE INDEX orders_buyer_idx ON ticket.orders (concert_id, user_id);
+COMMENT ON TABLE ticket.orders IS
+	'One order per checked-out hold: its seats, amount, and the deadline for its payment (pay_by).';
+
+CREATE TABLE ticket.payment (
+	payment_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	order_id bigint NOT NULL REFERENCES ticket.orders,
+	kind ticket.payment_kind NOT NULL,
+	refund_of bigint REFERENCES ticket.payment,
+	refund_ref text,
+	amount numeric(12,2) NOT NULL,
+	state ticket.payment_state NOT NULL DEFAULT 'processing',
+	attempts integer NOT NULL DEFAULT 0,
+	max_attempts integer NOT NULL,
+	next_attempt_at timestamptz NOT NULL,
+	lease_owner text,
+	lease_until timestamptz,
+	provider_ref text,
+	last_error text,
+	dead_at timestamptz,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	finished_at timestamptz,
+	CHECK ((kind OPERATOR(pg_catalog.=) 'refund') OPERATOR(pg_catalog.=) (refund_of IS NOT NULL AND refund_ref IS NOT NULL))
+);
+CREATE INDEX payment_due_idx ON ticket.payment (next_attempt_at) WHERE state = 'processing';
+CREATE INDEX payment_order_idx ON ticket.payment (order_id);
+/* One refund per captured provider reference: a refund is never requested twice. */
+CREATE UNIQUE INDEX payment_refund_idx ON ticket.payment (refund_ref) WHERE kind = 'refund';
+COMMENT ON TABLE ticket.payment IS
+	'Payment jobs for the adapter: charges (one per order, plus none) and refunds. Claimed with a lease (lease_owner, lease_until); retried at next_attempt_at; dead_at set when dead-lettered.';
+
+CREATE TABLE ticket.idempotency (
+	user_id text NOT NULL,
+	idempotency_key text NOT NULL,
+	request text NOT NULL,
+	order_id bigint,
+	status text NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (user_id, idempotency_key)
+);
+CREATE INDEX idempotency_age_idx ON ticket.idempotency (created_at);
+COMMENT ON TABLE ticket.idempotency IS
+	'Checkout idempotency keys per user: what was asked (request) and what it gave. Kept ticket.idempotency_ttl (at least 24 hours), then purged by the worker.';
+
+SELECT pg_catalog.pg_extension_config_dump('ticket.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.orders_order_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.payment', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.payment_payment_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.idempotency', '');
+
+CREATE TYPE ticket.checkout_result AS (
+	order_id bigint,
+	payment_id bigint,
+	status text,
+	amount numeric(12,2),
+	pay_by timestamptz
+);
+COMMENT ON TYPE ticket.checkout_result IS
+	'Result of ticket.checkout: status pending (order and payment created; pay_by is the deadline), or, for a replayed key, the order''s state now (pending, paid, cancelled, refunded); expired, released or closed when the hold could not be checked out (the rest NULL).';
+
+CREATE TYPE ticket.payment_job AS (
+	payment_id bigint,
+	kind ticket.payment_kind,
+	order_id bigint,
+	concert_id bigint,
+	user_id text,
+	amount numeric(12,2),
+	attempt integer,
+	provider_key text,
+	refund_ref text,
+	lease_until timestamptz
+);
+COMMENT ON TYPE ticket.payment_job IS
+	'A claimed payment job: charge or refund amount for an order; provider_key is the idempotency key to give the provider (the same on every attempt of this job); refund_ref is the provider reference of the capture a refund gives back.';
+
+CREATE FUNCTION ticket._setting_seconds(name text, fallback double precision)
+RETURNS double precision
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	/* current_setting shows a time with its unit (500ms, 1s, 1d): read it as an interval. */
+	SELECT coalesce(extract(epoch FROM nullif(current_setting($1, true), '')::interval)::double precision, $2);
+$$;
+COMMENT ON FUNCTION ticket._setting_seconds(text, double precision) IS
+	'Internal: a time setting of the library in seconds (the fallback when the library is not loaded).';
+
+CREATE FUNCTION ticket.checkout(hold_id bigint, user_id text, idempotency_key text)
+RETURNS ticket.checkout_result
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	request text;
+	k ticket.idempotency;
+	h ticket.hold;
+	c ticket.concert;
+	o ticket.orders;
+	r ticket.checkout_result;
+	amount numeric(12,2);
+	n integer;
+BEGIN
+	IF hold_id IS NULL THEN
+		RAISE EXCEPTION 'hold_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_text('user_id', user_id, 128);
+	PERFORM ticket._check_text('idempotency_key', idempotency_key, 255);
+	request := format('checkout of hold %s', hold_id);
+
+	/*
+	 * The key first: a second call with the same key waits here for the
+	 * first to commit, then finds its row and answers what it answered.
+	 */
+	INSERT INTO ticket.idempotency AS x (user_id, idempotency_key, request, status)
+	VALUES (user_id, idempotency_key, request, 'in_progress')
+	ON CONFLICT DO NOTHING;
+	IF NOT FOUND THEN
+		SELECT * INTO k FROM ticket.idempotency AS x
+		 WHERE x.user_id = user_id AND x.idempotency_key = idempotency_key;
+		IF k.request <> request THEN
+			RAISE EXCEPTION 'idempotency key "%" was already used for a different request', idempotency_key
+				USING ERRCODE = '22023',
+				DETAIL = format('It was used for the %s; this call asks for the %s.', k.request, request),
+				HINT = 'Use a new key for a new request.';
+		END IF;
+		r.status := k.status;
+		IF k.order_id IS NOT NULL THEN
+			SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = k.order_id;
+			r.order_id := o.order_id;
+			r.status := o.state::text;
+			r.amount := o.amount;
+			r.pay_by := o.pay_by;
+			SELECT p.payment_id INTO r.payment_id FROM ticket.payment AS p
+			 WHERE p.order_id = o.order_id AND p.kind = 'charge' ORDER BY p.payment_id LIMIT 1;
+		END IF;
+		RETURN r;
+	END IF;
+
+	SELECT * INTO h FROM ticket.hold AS x WHERE x.hold_id = hold_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'hold % does not exist', hold_id USING ERRCODE = 'P0002';
+	END IF;
+	IF h.user_id <> user_id THEN
+		RAISE EXCEPTION 'hold % belongs to another user', hold_id
+			USING ERRCODE = '42501', HINT = 'Only the user who made a hold may check it out.';
+	END IF;
+	IF h.state IN ('checking_out', 'confirmed') THEN
+		SELECT x.order_id INTO o.order_id FROM ticket.orders AS x WHERE x.hold_id = hold_id;
+		RAISE EXCEPTION 'hold % is already checked out', hold_id
+			USING ERRCODE = '55000',
+			DETAIL = format('Order %s was created for it.', o.order_id),
+			HINT = 'Repeat the first checkout with its idempotency key to get its order.';
+	END IF;
+
+	SELECT * INTO c FROM ticket.concert AS x WHERE x.concert_id = h.concert_id;
+	IF h.state = 'released' THEN
+		r.status := 'released';
+	ELSIF h.state = 'expired' OR h.expires_at <= now() THEN
+		r.status := 'expired';
+	ELSIF c.state = 'cancelled' THEN
+		r.status := 'closed';
+	END IF;
+	IF r.status IS NOT NULL THEN
+		UPDATE ticket.idempotency AS x SET status = r.status
+		 WHERE x.user_id = user_id AND x.idempotency_key = idempotency_key;
+		RETURN r;
+	END IF;
+
+	/* The seats are this hold's until it expires: now until pay_by. */
+	PERFORM ticket._lock_seats(h.concert_id, h.seat_ids);
+	SELECT sum(x.price), count(*) INTO amount, n
+	  FROM ticket.seat AS s
+	  JOIN ticket.section AS x ON x.concert_id = s.concert_id AND x.section_id = s.section_id
+	 WHERE s.concert_id = h.concert_id AND s.seat_id = ANY (h.seat_ids)
+	   AND s.hold_id = h.hold_id AND s.state = 'held';
+	IF n <> cardinality(h.seat_ids) THEN
+		RAISE EXCEPTION 'hold % does not own its seats', hold_id USING ERRCODE = 'XX001',
+			HINT = 'Run ticket.verify() and report this.';
+	END IF;
+	o.pay_by := now() + c.payment_timeout;
+	UPDATE ticket.seat AS s SET held_until = o.pay_by
+	 WHERE s.concert_id = h.concert_id AND s.seat_id = ANY (h.seat_ids);
+	UPDATE ticket.hold AS x SET state = 'checking_out', expires_at = o.pay_by WHERE x.hold_id = hold_id;
+	INSERT INTO ticket.orders AS x (concert_id, user_id, hold_id, seat_ids, amount, pay_by)
+	VALUES (h.concert_id, user_id, hold_id, h.seat_ids, amount, o.pay_by)
+	RETURNING x.order_id INTO o.order_id;
+	INSERT INTO ticket.payment AS p (order_id, kind, amount, max_attempts, next_attempt_at)
+	VALUES (o.order_id, 'charge', amount, c.payment_attempts, now())
+	RETURNING p.payment_id INTO r.payment_id;
+	UPDATE ticket.idempotency AS x SET status = 'pending', order_id = o.order_id
+	 WHERE x.user_id = user_id AND x.idempotency_key = idempotency_key;
+	PERFORM ticket._event(h.concert_id, 'order_created', o.order_id, user_id,
+		jsonb_build_object('hold_id', hold_id, 'payment_id', r.payment_id, 'amount', amount, 'pay_by', o.pay_by));
+	PERFORM ticket._bump_counter('orders_created', 1);
+
+	r.order_id := o.order_id;
+	r.status := 'pending';
+	r.amount := amount;
+	r.pay_by := o.pay_by;
+	RETURN r;
+END
+$$;
+COMMENT ON FUNCTION ticket.checkout(bigint, text, text) IS
+	'Turns a live hold into an order and a payment job; the seats stay held until the payment succeeds, fails or times out (payment_timeout). The same idempotency key returns the same order; a different request with it is 22023.';
+
+CREATE FUNCTION ticket.claim_payments(adapter text, max_jobs integer DEFAULT 10, lease interval DEFAULT '30 seconds')
+RETURNS SETOF ticket.payment_job
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	PERFORM ticket._check_text('adapter', adapter, 100);
+	PERFORM ticket._check_range('max_jobs', max_jobs, 1, 1000);
+	PERFORM ticket._check_interval('lease', lease, '1 second', '1 hour');
+	/*
+	 * Due jobs: never claimed, due for a retry, or whose lease ran out (an
+	 * adapter that died).  SKIP LOCKED: adapters claiming at once get
+	 * different jobs and never wait for each other.
+	 */
+	RETURN QUERY
+	WITH due AS (
+		SELECT p.payment_id FROM ticket.payment AS p
+		 WHERE p.state = 'processing' AND p.next_attempt_at <= now()
+		 ORDER BY p.next_attempt_at
+		 LIMIT max_jobs
+		   FOR UPDATE SKIP LOCKED
+	), claimed AS (
+		UPDATE ticket.payment AS p
+		   SET attempts = p.attempts + 1, lease_owner = adapter, lease_until = now() + lease,
+			   next_attempt_at = now() + lease
+		  FROM due WHERE p.payment_id = due.payment_id
+		RETURNING p.*
+	)
+	SELECT c.payment_id, c.kind, c.order_id, o.concert_id, o.user_id, c.amount, c.attempts,
+		   'ticket-' || c.payment_id::text, c.refund_ref, c.lease_until
+	  FROM claimed AS c JOIN ticket.orders AS o ON o.order_id = c.order_id
+	 ORDER BY c.payment_id;
+END
+$$;
+COMMENT ON FUNCTION ticket.claim_payments(text, integer, interval) IS
+	'For the payment adapter: claims up to max_jobs due payment jobs for lease (other adapters skip them; a job whose lease runs out is claimed again). Report each with ticket.payment_succeeded or ticket.payment_failed.';
+
+CREATE FUNCTION ticket._lock_payment(payment_id bigint)
+RETURNS ticket.payment
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p ticket.payment;
+BEGIN
+	IF payment_id IS NULL THEN
+		RAISE EXCEPTION 'payment_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO p FROM ticket.payment AS x WHERE x.payment_id = payment_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'payment % does not exist', payment_id USING ERRCODE = 'P0002';
+	END IF;
+	RETURN p;
+END
+$$;
+COMMENT ON FUNCTION ticket._lock_payment(bigint) IS
+	'Internal: locks and returns a payment job, raising P0002 when there is none.';
+
+/*
+ * Sell an order's seats, if they are all still this order's hold's or
+ * free: the seat locks make this safe against buyers.  Returns false (and
+ * changes nothing) when any seat went to someone else or the buyer would
+ * go over the limit.
+ */
+CREATE FUNCTION ticket._sell(o ticket.orders)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h ticket.hold;
+	limit_ integer;
+	owned bigint;
+BEGIN
+	SELECT * INTO h FROM ticket.hold AS x WHERE x.hold_id = o.hold_id FOR UPDATE;
+	PERFORM ticket._lock_seats(o.concert_id, o.seat_ids);
+	IF EXISTS (SELECT FROM ticket.seat AS s
+				WHERE s.concert_id = o.concert_id AND s.seat_id = ANY (o.seat_ids)
+				  AND s.hold_id IS DISTINCT FROM o.hold_id
+				  AND NOT (s.state = 'available' OR (s.state = 'held' AND s.held_until <= now()))) THEN
+		RETURN false;
+	END IF;
+	/* A hold past pay_by (or revived after compensation) no longer counted against the limit. */
+	SELECT k.per_user_limit INTO limit_ FROM ticket.concert AS k WHERE k.concert_id = o.concert_id;
+	SELECT coalesce(sum(cardinality(x.seat_ids)), 0) INTO owned FROM ticket.hold AS x
+	 WHERE x.concert_id = o.concert_id AND x.user_id = o.user_id AND x.hold_id <> o.hold_id
+	   AND (x.state = 'confirmed' OR (x.state IN ('active', 'checking_out') AND x.expires_at > now()));
+	IF owned + cardinality(o.seat_ids) > limit_ THEN
+		RETURN false;
+	END IF;
+	UPDATE ticket.seat AS s SET state = 'sold', hold_id = o.hold_id, held_until = NULL
+	 WHERE s.concert_id = o.concert_id AND s.seat_id = ANY (o.seat_ids);
+	UPDATE ticket.hold AS x SET state = 'confirmed', ended_at = now() WHERE x.hold_id = o.hold_id;
+	UPDATE ticket.orders AS x SET state = 'paid', paid_at = now(), cancelled_at = NULL, cancel_reason = NULL
+	 WHERE x.order_id = o.order_id;
+	PERFORM ticket._event(o.concert_id, 'order_paid', o.order_id, o.user_id,
+		jsonb_build_object('amount', o.amount, 'seat_ids', o.seat_ids));
+	PERFORM ticket._bump_counter('orders_paid', 1);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION ticket._sell(ticket.orders) IS
+	'Internal: marks an order''s seats sold and the order paid, unless a seat went to another buyer or the buyer would go over the limit (false).';
+
+CREATE FUNCTION ticket._request_refund(charge ticket.payment, ref text, reason text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id bigint;
+	o ticket.orders;
+BEGIN
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = charge.order_id;
+	INSERT INTO ticket.payment AS p (order_id, kind, refund_of, refund_ref, amount, max_attempts, next_attempt_at,
+									 last_error)
+	VALUES (charge.order_id, 'refund', charge.payment_id, ref, charge.amount,
+			(SELECT k.payment_attempts FROM ticket.concert AS k WHERE k.concert_id = o.concert_id), now(), reason)
+	ON CONFLICT (refund_ref) WHERE kind = 'refund' DO NOTHING
+	RETURNING p.payment_id INTO id;
+	IF id IS NOT NULL THEN
+		PERFORM ticket._event(o.concert_id, 'refund_requested', o.order_id, o.user_id,
+			jsonb_build_object('payment_id', id, 'refund_of', charge.payment_id, 'amount', charge.amount, 'reason', reason));
+		PERFORM ticket._bump_counter('refunds_requested', 1);
+	END IF;
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION ticket._request_refund(ticket.payment, text, text) IS
+	'Internal: adds a refund job for a captured provider reference, once (NULL if one exists).';
+
+CREATE FUNCTION ticket.payment_succeeded(payment_id bigint, provider_ref text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p ticket.payment;
+	o ticket.orders;
+	c ticket.concert;
+BEGIN
+	PERFORM ticket._check_text('provider_ref', provider_ref, 255);
+	p := ticket._lock_payment(payment_id);
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = p.order_id FOR UPDATE;
+
+	IF p.kind = 'refund' THEN
+		IF p.state = 'succeeded' THEN
+			RETURN 'refunded';
+		END IF;
+		UPDATE ticket.payment AS x SET state = 'succeeded', provider_ref = provider_ref, finished_at = now(),
+			   lease_owner = NULL, lease_until = NULL, dead_at = NULL
+		 WHERE x.payment_id = payment_id;
+		UPDATE ticket.payment AS x SET state = 'refunded', finished_at = now()
+		 WHERE x.payment_id = p.refund_of AND x.provider_ref = p.refund_ref;
+		PERFORM ticket._event(o.concert_id, 'refund_succeeded', o.order_id, o.user_id,
+			jsonb_build_object('payment_id', payment_id, 'amount', p.amount));
+		/* Nothing captured is left: the order is refunded. */
+		IF o.state = 'cancelled' AND NOT EXISTS (
+			SELECT FROM ticket.payment AS x WHERE x.order_id = o.order_id AND x.kind = 'charge' AND x.state = 'succeeded')
+		   AND NOT EXISTS (
+			SELECT FROM ticket.payment AS x WHERE x.order_id = o.order_id AND x.kind = 'refund' AND x.state <> 'succeeded') THEN
+			UPDATE ticket.orders AS x SET state = 'refunded', refunded_at = now() WHERE x.order_id = o.order_id;
+			PERFORM ticket._event(o.concert_id, 'order_refunded', o.order_id, o.user_id, NULL);
+		END IF;
+		PERFORM ticket._bump_counter('refunds_succeeded', 1);
+		RETURN 'refunded';
+	END IF;
+
+	/* A charge.  Reported again: the first report stands. */
+	IF p.state IN ('succeeded', 'refunded') THEN
+		IF p.provider_ref IS DISTINCT FROM provider_ref THEN
+			/* The provider took the money twice: give the second back. */
+			PERFORM ticket._request_refund(p, provider_ref, 'duplicate capture');
+			RETURN 'refunding';
+		END IF;
+		RETURN CASE WHEN o.state = 'paid' THEN 'paid' WHEN p.state = 'refunded' THEN 'refunded' ELSE 'refunding' END;
+	END IF;
+
+	UPDATE ticket.payment AS x SET state = 'succeeded', provider_ref = provider_ref, finished_at = now(),
+		   lease_owner = NULL, lease_until = NULL
+	 WHERE x.payment_id = payment_id;
+	p.state := 'succeeded';
+	PERFORM ticket._event(o.concert_id, 'payment_succeeded', o.order_id, o.user_id,
+		jsonb_build_object('payment_id', payment_id, 'provider_ref', provider_ref, 'amount', p.amount,
+						   'late', o.state <> 'pending'));
+	PERFORM ticket._bump_counter('payments_succeeded', 1);
+
+	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = o.concert_id;
+	IF o.state = 'pending' OR (o.state = 'cancelled' AND c.accept_late_payments AND c.state <> 'cancelled'
+							   AND NOT EXISTS (SELECT FROM ticket.saga AS g
+												WHERE g.order_id = o.order_id AND g.state = 'running')) THEN
+		IF ticket._sell(o) THEN
+			/* An automatic compensation not yet run has nothing left to undo. */
+			UPDATE ticket.saga AS g SET state = 'skipped', finished_at = now()
+			 WHERE g.order_id = o.order_id AND g.state = 'running' AND g.if_unpaid;
+			RETURN 'paid';
+		END IF;
+	END IF;
+	/* Too late to sell: compensate (pending) and give the money back. */
+	IF o.state = 'pending' THEN
+		PERFORM ticket._start_saga(o.order_id, 'paid after its seats went to another buyer', false);
+	ELSE
+		PERFORM ticket._request_refund(p, provider_ref, 'paid after the order was ' || o.state::text);
+	END IF;
+	RETURN 'refunding';
+END
+$$;
+COMMENT ON FUNCTION ticket.payment_succeeded(bigint, text) IS
+	'For the payment adapter: the provider took the money (charge) or gave it back (refund). Returns paid, refunding (a late payment whose seats are gone, or a duplicate capture) or refunded. Reporting again is harmless.';
+
+CREATE FUNCTION ticket._backoff(attempt integer)
+RETURNS interval
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	/* Exponential, capped, with "equal jitter": half fixed, half random. */
+	SELECT make_interval(secs => d / 2 + random() * d / 2)
+	  FROM (SELECT least(ticket._setting_seconds('ticket.payment_retry_base', 1) * 2 ^ least(greatest($1 - 1, 0), 30),
+						 ticket._setting_seconds('ticket.payment_retry_max', 60)) AS d) AS x;
+$$;
+COMMENT ON FUNCTION ticket._backoff(integer) IS
+	'Internal: the delay before retry number attempt: min(retry_max, retry_base * 2^(attempt-1)), of which a random half.';
+
+CREATE FUNCTION ticket.payment_failed(payment_id bigint, reason text, retryable boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p ticket.payment;
+	o ticket.orders;
+	delay interval;
+BEGIN
+	PERFORM ticket._check_text('reason', reason, 1000);
+	IF retryable IS NULL THEN
+		RAISE EXCEPTION 'retryable must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	p := ticket._lock_payment(payment_id);
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = p.order_id FOR UPDATE;
+	IF p.state <> 'processing' THEN
+		/* Settled already (a success is never undone by a later failure report). */
+		RETURN CASE WHEN p.state = 'succeeded' AND p.kind = 'charge' THEN 'succeeded' ELSE p.state::text END;
+	END IF;
+
+	IF retryable AND p.attempts < p.max_attempts AND (p.kind = 'refund' OR o.state = 'pending') THEN
+		delay := ticket._backoff(p.attempts);
+		UPDATE ticket.payment AS x
+		   SET next_attempt_at = now() + delay, lease_owner = NULL, lease_until = NULL, last_error = reason
+		 WHERE x.payment_id = payment_id;
+		PERFORM ticket._event(o.concert_id, 'payment_failed', o.order_id, o.user_id,
+			jsonb_build_object('payment_id', payment_id, 'kind', p.kind, 'attempt', p.attempts, 'reason', reason,
+							   'retry_at', now() + delay));
+		PERFORM ticket._bump_counter('payments_retried', 1);
+		RETURN 'retrying';
+	END IF;
+
+	/* The last attempt, or a failure that retrying cannot fix: dead-letter. */
+	UPDATE ticket.payment AS x
+	   SET state = 'failed', dead_at = now(), finished_at = now(), lease_owner = NULL, lease_until = NULL,
+		   last_error = reason
+	 WHERE x.payment_id = payment_id;
+	PERFORM ticket._event(o.concert_id, 'payment_dead', o.order_id, o.user_id,
+		jsonb_build_object('payment_id', payment_id, 'kind', p.kind, 'attempts', p.attempts, 'reason', reason,
+						   'retryable', retryable));
+	PERFORM ticket._bump_counter('payments_dead', 1);
+	IF p.kind = 'charge' AND o.state = 'pending' THEN
+		PERFORM ticket._start_saga(o.order_id, 'payment failed: ' || reason, true);
+	END IF;
+	RETURN 'failed';
+END
+$$;
+COMMENT ON FUNCTION ticket.payment_failed(bigint, text, boolean) IS
+	'For the payment adapter: the attempt failed. Retryable failures are retried with exponential backoff and jitter (returns retrying) until payment_attempts; then, or when not retryable, the job is dead-lettered (failed) and the order compensated.';
+
+/* ------------------------------------------------------------ compensation */
+
+CREATE TABLE ticket.saga (
+	saga_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	order_id bigint NOT NULL REFERENCES ticket.orders,
+	reason text NOT NULL,
+	if_unpaid boolean NOT NULL,
+	state text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'done', 'skipped')),
+	started_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	finished_at timestamptz
+);
+/* One compensation of an order at a time. */
+CREATE UNIQUE INDEX saga_running_idx ON ticket.saga (order_id) WHERE state = 'running';
+COMMENT ON TABLE ticket.saga IS
+	'Compensations of orders: running until every step in ticket.saga_step is done. if_unpaid: started by a failed payment, so a success that wins the race skips it.';
+
+CREATE TABLE ticket.saga_step (
+	saga_id bigint NOT NULL REFERENCES ticket.saga,
+	step text NOT NULL,
+	done_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	detail text,
+	PRIMARY KEY (saga_id, step)
+);
+COMMENT ON TABLE ticket.saga_step IS
+	'The saga log: one row per compensation step done (cancel_order, release_seats, refund), written in the step''s own transaction.';
+SELECT pg_catalog.pg_extension_config_dump('ticket.saga', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.saga_saga_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.saga_step', '');
+
+CREATE FUNCTION ticket._start_saga(order_id bigint, reason text, if_unpaid boolean)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	o ticket.orders;
+	id bigint;
+BEGIN
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = order_id FOR UPDATE;
+	SELECT g.saga_id INTO id FROM ticket.saga AS g WHERE g.order_id = order_id AND g.state = 'running';
+	IF id IS NULL THEN
+		INSERT INTO ticket.saga AS g (order_id, reason, if_unpaid) VALUES (order_id, reason, if_unpaid)
+		RETURNING g.saga_id INTO id;
+		PERFORM ticket._event(o.concert_id, 'compensation_started', order_id, o.user_id,
+			jsonb_build_object('saga_id', id, 'reason', reason));
+	END IF;
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION ticket._start_saga(bigint, text, boolean) IS
+	'Internal: starts the compensation of an order (or returns the one running); the caller''s transaction commits it.';
+
+CREATE FUNCTION ticket.start_compensation(order_id bigint, reason text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	o ticket.orders;
+BEGIN
+	IF order_id IS NULL THEN
+		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_text('reason', reason, 1000);
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = order_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', order_id USING ERRCODE = 'P0002';
+	END IF;
+	IF o.state IN ('cancelled', 'refunded')
+	   AND NOT EXISTS (SELECT FROM ticket.saga AS g WHERE g.order_id = order_id AND g.state = 'running') THEN
+		RETURN NULL;	/* undone already */
+	END IF;
+	RETURN ticket._start_saga(order_id, reason, false);
+END
+$$;
+COMMENT ON FUNCTION ticket.start_compensation(bigint, text) IS
+	'Starts (or finds) the compensation of an order and returns its saga_id; NULL when the order is undone already. ticket.compensate runs it.';
+
+/*
+ * One step of a compensation, in the caller's transaction.  Each step is
+ * done at most once (its saga_step row is written with its effects), and
+ * each is harmless to repeat anyway.  Returns false when the saga is over.
+ */
+CREATE FUNCTION ticket.compensation_step(saga_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	g ticket.saga;
+	o ticket.orders;
+	p ticket.payment;
+	step text;
+	detail text;
+	n integer;
+BEGIN
+	IF saga_id IS NULL THEN
+		RAISE EXCEPTION 'saga_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO g FROM ticket.saga AS x WHERE x.saga_id = saga_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'compensation % does not exist', saga_id USING ERRCODE = 'P0002';
+	END IF;
+	IF g.state <> 'running' THEN
+		RETURN false;
+	END IF;
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = g.order_id FOR UPDATE;
+	SELECT s.name INTO step FROM unnest(ARRAY['cancel_order', 'release_seats', 'refund']) WITH ORDINALITY AS s(name, i)
+	 WHERE NOT EXISTS (SELECT FROM ticket.saga_step AS x WHERE x.saga_id = saga_id AND x.step = s.name)
+	 ORDER BY s.i LIMIT 1;
+
+	IF step IS NULL THEN
+		UPDATE ticket.saga AS x SET state = 'done', finished_at = now() WHERE x.saga_id = saga_id;
+		PERFORM ticket._event(o.concert_id, 'compensation_done', o.order_id, o.user_id,
+			jsonb_build_object('saga_id', saga_id, 'order_state', o.state));
+		PERFORM ticket._bump_counter('compensations_done', 1);
+		RETURN false;
+	END IF;
+
+	IF step = 'cancel_order' THEN
+		IF g.if_unpaid AND o.state = 'paid' THEN
+			/* The payment won the race: nothing to undo. */
+			UPDATE ticket.saga AS x SET state = 'skipped', finished_at = now() WHERE x.saga_id = saga_id;
+			RETURN false;
+		END IF;
+		IF o.state IN ('pending', 'paid') THEN
+			UPDATE ticket.orders AS x SET state = 'cancelled', cancelled_at = now(), cancel_reason = g.reason
+			 WHERE x.order_id = o.order_id;
+			PERFORM ticket._event(o.concert_id, 'order_cancelled', o.order_id, o.user_id,
+				jsonb_build_object('reason', g.reason, 'was', o.state));
+		END IF;
+		/* A charge still in flight is called off; if it succeeds anyway, it is refunded or re-sold. */
+		UPDATE ticket.payment AS x
+		   SET state = 'failed', finished_at = now(), last_error = coalesce(x.last_error || '; ', '') || 'cancelled: ' || g.reason,
+			   dead_at = coalesce(x.dead_at, now()), lease_owner = NULL, lease_until = NULL
+		 WHERE x.order_id = o.order_id AND x.kind = 'charge' AND x.state = 'processing';
+		GET DIAGNOSTICS n = ROW_COUNT;
+		detail := format('order was %s; %s charge(s) called off', o.state, n);
+	ELSIF step = 'release_seats' THEN
+		PERFORM ticket._lock_seats(o.concert_id, o.seat_ids);
+		UPDATE ticket.seat AS s SET state = 'available', hold_id = NULL, held_until = NULL
+		 WHERE s.concert_id = o.concert_id AND s.seat_id = ANY (o.seat_ids) AND s.hold_id = o.hold_id;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		UPDATE ticket.hold AS x SET state = 'released', ended_at = coalesce(x.ended_at, now())
+		 WHERE x.hold_id = o.hold_id AND x.state IN ('active', 'checking_out', 'confirmed');
+		detail := format('%s seat(s) released', n);
+	ELSE
+		n := 0;
+		FOR p IN SELECT * FROM ticket.payment AS x
+				  WHERE x.order_id = o.order_id AND x.kind = 'charge' AND x.state = 'succeeded' LOOP
+			IF ticket._request_refund(p, p.provider_ref, g.reason) IS NOT NULL THEN
+				n := n + 1;
+			END IF;
+		END LOOP;
+		detail := format('%s refund(s) requested', n);
+	END IF;
+	INSERT INTO ticket.saga_step AS x (saga_id, step, detail) VALUES (saga_id, step, detail);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION ticket.compensation_step(bigint) IS
+	'Runs the next step of a compensation (cancel_order, release_seats, refund) and logs it in ticket.saga_step; false when the saga is over.';
+
+/*
+ * COMMIT after each step: a crash leaves the saga log saying how far it got,
+ * and running it again (or the worker) carries on from there.  Like
+ * ticket.run_admission: SECURITY INVOKER without SET, every name qualified.
+ */
+CREATE PROCEDURE ticket.compensate(order_id bigint, reason text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	id bigint;
+BEGIN
+	id := ticket.start_compensation(order_id, reason);
+	COMMIT;
+	WHILE id IS NOT NULL AND ticket.compensation_step(id) LOOP
+		COMMIT;
+	END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE ticket.compensate(bigint, text) IS
+	'Undoes an order: cancels it, releases its seats and requests refunds for anything captured, committing and logging each step; running it again, or after a crash, ends as running it once. Call it outside a transaction block.';
+
+/* ------------------------------------------------------------ maintenance */
+
+CREATE FUNCTION ticket.maintenance(task text, batch_size integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	n integer := 0;
+	r record;
+	t timestamptz := now();
+BEGIN
+	PERFORM ticket._check_range('batch_size', batch_size, 1, 100000);
+	IF task IS NULL THEN
+		RAISE EXCEPTION 'task must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	CASE task
+	WHEN 'expire_holds' THEN
+		/*
+		 * Holds a checkout has locked are skipped (the checkout decides), and
+		 * so are holds with a seat a buyer is trying right now: the worker
+		 * never waits, so it cannot deadlock with anyone.  Skipped holds are
+		 * free to buyers anyway and are tidied on the next round.
+		 */
+		FOR r IN SELECT h.hold_id, h.concert_id, h.user_id, h.seat_ids FROM ticket.hold AS h
+				  WHERE h.state = 'active' AND h.expires_at <= t
+				  ORDER BY h.expires_at LIMIT batch_size
+					FOR UPDATE SKIP LOCKED LOOP
+			CONTINUE WHEN NOT ticket._try_lock_seats(r.concert_id, r.seat_ids);
+			UPDATE ticket.seat AS s SET state = 'available', hold_id = NULL, held_until = NULL
+			 WHERE s.concert_id = r.concert_id AND s.seat_id = ANY (r.seat_ids)
+			   AND s.hold_id = r.hold_id AND s.state = 'held';
+			UPDATE ticket.hold AS h SET state = 'expired', ended_at = t WHERE h.hold_id = r.hold_id;
+			PERFORM ticket._event(r.concert_id, 'hold_expired', r.hold_id, r.user_id, NULL);
+			n := n + 1;
+		END LOOP;
+		PERFORM ticket._bump_counter('holds_expired', n);
+	WHEN 'expire_admissions' THEN
+		WITH x AS (
+			SELECT e.concert_id, e.user_id FROM ticket.queue_entry AS e
+			 WHERE e.state = 'admitted' AND e.expires_at <= t
+			 ORDER BY e.expires_at LIMIT batch_size
+			   FOR UPDATE SKIP LOCKED
+		), done AS (
+			UPDATE ticket.queue_entry AS e SET state = 'expired', left_at = t
+			  FROM x WHERE e.concert_id = x.concert_id AND e.user_id = x.user_id
+			RETURNING e.concert_id, e.user_id
+		), ev AS (
+			INSERT INTO ticket.event (concert_id, kind, user_id)
+			SELECT done.concert_id, 'admission_expired', done.user_id FROM done
+			RETURNING 1
+		)
+		SELECT count(*) INTO n FROM ev;
+	WHEN 'timeout_payments' THEN
+		/* Charges whose order is past pay_by: dead-letter them, compensate the order. */
+		FOR r IN SELECT o.order_id, o.concert_id, o.user_id FROM ticket.orders AS o
+				  WHERE o.state = 'pending' AND o.pay_by <= t
+				  ORDER BY o.pay_by LIMIT batch_size
+					FOR UPDATE SKIP LOCKED LOOP
+			UPDATE ticket.payment AS p
+			   SET state = 'failed', dead_at = t, finished_at = t, lease_owner = NULL, lease_until = NULL,
+				   last_error = coalesce(p.last_error || '; ', '') || 'timed out'
+			 WHERE p.order_id = r.order_id AND p.kind = 'charge' AND p.state = 'processing';
+			PERFORM ticket._event(r.concert_id, 'payment_timed_out', r.order_id, r.user_id, NULL);
+			PERFORM ticket._start_saga(r.order_id, 'payment timed out', true);
+			n := n + 1;
+		END LOOP;
+		PERFORM ticket._bump_counter('payments_timed_out', n);
+	WHEN 'compensate' THEN
+		/* Whole sagas, oldest first; each step is logged as it is done. */
+		FOR r IN SELECT g.saga_id FROM ticket.saga AS g WHERE g.state = 'running'
+				  ORDER BY g.saga_id LIMIT batch_size
+					FOR UPDATE SKIP LOCKED LOOP
+			WHILE ticket.compensation_step(r.saga_id) LOOP
+			END LOOP;
+			n := n + 1;
+		END LOOP;
+	WHEN 'publish_events' THEN
+		n := ticket.publish_events(batch_size);
+	WHEN 'purge' THEN
+		WITH k AS (
+			SELECT x.user_id, x.idempotency_key FROM ticket.idempotency AS x
+			 WHERE x.created_at < t - make_interval(secs => ticket._setting_seconds('ticket.idempotency_ttl', 86400))
+			 ORDER BY x.created_at LIMIT batch_size
+		), d AS (
+			DELETE FROM ticket.idempotency AS x USING k
+			 WHERE x.user_id = k.user_id AND x.idempotency_key = k.idempotency_key
+			RETURNING 1
+		)
+		SELECT count(*) INTO n FROM d;
+	ELSE
+		RAISE EXCEPTION 'unknown maintenance task "%"', task
+			USING ERRCODE = '22023',
+			HINT = 'The tasks are expire_holds, expire_admissions, timeout_payments, compensate, publish_events and purge.';
+	END CASE;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ticket.maintenance(text, integer) IS
+	'Runs one batch of one of the worker''s tasks (expire_holds, expire_admissions, timeout_payments, compensate, publish_events, purge) and returns how many items it did: what the background worker does every interval, for psql when the worker is off.';
+
+CREATE FUNCTION ticket._next_due()
+RETURNS timestamptz
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT least((SELECT min(h.expires_at) FROM ticket.hold AS h WHERE h.state = 'active'),
+				 (SELECT min(o.pay_by) FROM ticket.orders AS o WHERE o.state = 'pending'),
+				 (SELECT min(e.expires_at) FROM ticket.queue_entry AS e WHERE e.state = 'admitted'));
+$$;
+CREATE FUNCTION ticket._reconcile_report()
+RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	holds bigint;
+	orders bigint;
+	sagas bigint;
+	leases bigint;
+	events bigint;
+BEGIN
+	SELECT count(*) INTO holds FROM ticket.hold AS h WHERE h.state = 'active' AND h.expires_at <= now();
+	SELECT count(*) INTO orders FROM ticket.orders AS o WHERE o.state = 'pending' AND o.pay_by <= now();
+	SELECT count(*) INTO sagas FROM ticket.saga AS g WHERE g.state = 'running';
+	SELECT count(*) INTO leases FROM ticket.payment AS p WHERE p.state = 'processing' AND p.lease_until > now();
+	SELECT count(*) INTO events FROM ticket.event AS e WHERE e.event_id IS NULL;
+	RAISE LOG 'ticket worker: in flight at start: % holds past expiry, % orders past pay_by, % compensations running, % payment jobs leased to adapters, % events unpublished',
+		holds, orders, sagas, leases, events;
+	RETURN holds + orders + sagas + events;
+END
+$$;
+COMMENT ON FUNCTION ticket._reconcile_report() IS
+	'Internal: logs what the worker finds in flight when it starts (the rounds that follow finish it).';
+
+COMMENT ON FUNCTION ticket._next_due()
+	IS 'Internal: when the next hold, payment or admission runs out (the worker sleeps no longer than that).';
+
+CREATE FUNCTION ticket.order_status(order_id bigint, user_id text)
+RETURNS ticket.checkout_result
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	o ticket.orders;
+	r ticket.checkout_result;
+BEGIN
+	IF order_id IS NULL THEN
+		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_text('user_id', user_id, 128);
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = order_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', order_id USING ERRCODE = 'P0002';
+	END IF;
+	IF o.user_id <> user_id THEN
+		RAISE EXCEPTION 'order % belongs to another user', order_id USING ERRCODE = '42501';
+	END IF;
+	r.order_id := o.order_id;
+	r.status := o.state::text;
+	r.amount := o.amount;
+	r.pay_by := o.pay_by;
+	SELECT p.payment_id INTO r.payment_id FROM ticket.payment AS p
+	 WHERE p.order_id = o.order_id AND p.kind = 'charge' ORDER BY p.payment_id LIMIT 1;
+	RETURN r;
+END
+$$;
+COMMENT ON FUNCTION ticket.order_status(bigint, text) IS
+	'A user''s order as ticket.checkout returns it, with its state now (pending, paid, cancelled, refunded).';
+
+CREATE FUNCTION ticket._try_lock_seats(concert_id bigint, seat_ids integer[])
+RETURNS boolean
+LANGUAGE c STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ticket_try_lock_seats';
+COMMENT ON FUNCTION ticket._try_lock_seats(bigint, integer[]) IS
+	'Internal: takes the seat locks of a concert in ascending order without waiting; false (holding none of them) when a buyer has one.';
+
+
 /* ------------------------------------------------------------- invariants */
 
 CREATE FUNCTION ticket.verify(concert_id bigint DEFAULT NULL)
@@ -1597,8 +2617,8 @@ AS $$
 	WITH live AS (
 		SELECT h.* FROM ticket.hold AS h
 		 WHERE ($1 IS NULL OR h.concert_id = $1)
-		   AND (h.state IN ('checking_out', 'confirmed')
-				OR (h.state = 'active' AND h.expires_at > statement_timestamp()))
+		   AND (h.state = 'confirmed'
+				OR (h.state IN ('active', 'checking_out') AND h.expires_at > statement_timestamp()))
 	), live_seat AS (
 		SELECT l.concert_id, l.hold_id, l.state, l.expires_at, u.seat_id
 		  FROM live AS l CROSS JOIN LATERAL unnest(l.seat_ids) AS u(seat_id)
@@ -1616,13 +2636,12 @@ AS $$
 	SELECT ls.concert_id, 'seat disagrees with its hold',
 		   format('hold %s (%s) lists seat %s, which is %s with hold %s%s',
 				  ls.hold_id, ls.state, ls.seat_id, coalesce(t.state::text, 'missing'), coalesce(t.hold_id::text, 'none'),
-				  CASE WHEN t.held_until IS DISTINCT FROM ls.expires_at AND ls.state = 'active'
+				  CASE WHEN t.held_until IS DISTINCT FROM ls.expires_at AND ls.state <> 'confirmed'
 					   THEN ' and a different expiry' ELSE '' END)
 	  FROM live_seat AS ls
 	  LEFT JOIN ticket.seat AS t ON t.concert_id = ls.concert_id AND t.seat_id = ls.seat_id
 	 WHERE t.hold_id IS DISTINCT FROM ls.hold_id
-		OR (ls.state = 'active' AND (t.state <> 'held' OR t.held_until IS DISTINCT FROM ls.expires_at))
-		OR (ls.state = 'checking_out' AND t.state <> 'held')
+		OR (ls.state IN ('active', 'checking_out') AND (t.state <> 'held' OR t.held_until IS DISTINCT FROM ls.expires_at))
 		OR (ls.state = 'confirmed' AND t.state <> 'sold')
 	UNION ALL
 	/* A seat held or sold by no hold, or by one that does not list it. */
@@ -1710,6 +2729,64 @@ AS $$
 		SELECT coalesce((SELECT sum(g) FROM unnest(q.gaps) AS g), 0) AS counted,
 			   (SELECT count(*) FROM ticket.queue_departure AS d WHERE d.concert_id = q.concert_id) AS recorded) AS n
 	 WHERE ($1 IS NULL OR q.concert_id = $1) AND n.counted <> n.recorded
+	UNION ALL
+	/* A paid order whose seats are not all sold to it. */
+	SELECT o.concert_id, 'paid order without its seats',
+		   format('order %s is paid; seat %s is %s with hold %s', o.order_id, u.seat_id,
+				  coalesce(t.state::text, 'missing'), coalesce(t.hold_id::text, 'none'))
+	  FROM ticket.orders AS o
+	 CROSS JOIN LATERAL unnest(o.seat_ids) AS u(seat_id)
+	  LEFT JOIN ticket.seat AS t ON t.concert_id = o.concert_id AND t.seat_id = u.seat_id
+	 WHERE ($1 IS NULL OR o.concert_id = $1) AND o.state = 'paid'
+	   AND (t.state IS DISTINCT FROM 'sold' OR t.hold_id IS DISTINCT FROM o.hold_id)
+	UNION ALL
+	/* A cancelled order whose seats are still its own once its compensation is over (a leaked seat). */
+	SELECT o.concert_id, 'cancelled order keeps its seats',
+		   format('order %s is %s; seat %s is still %s by its hold %s', o.order_id, o.state, t.seat_id, t.state, o.hold_id)
+	  FROM ticket.orders AS o
+	  JOIN ticket.seat AS t ON t.concert_id = o.concert_id AND t.seat_id = ANY (o.seat_ids) AND t.hold_id = o.hold_id
+	 WHERE ($1 IS NULL OR o.concert_id = $1) AND o.state IN ('cancelled', 'refunded')
+	   AND NOT EXISTS (SELECT FROM ticket.saga AS g WHERE g.order_id = o.order_id AND g.state = 'running')
+	UNION ALL
+	/* Order and hold out of step. */
+	SELECT o.concert_id, 'order disagrees with its hold',
+		   format('order %s is %s; its hold %s is %s', o.order_id, o.state, o.hold_id, coalesce(h.state::text, 'missing'))
+	  FROM ticket.orders AS o
+	  LEFT JOIN ticket.hold AS h ON h.hold_id = o.hold_id
+	 WHERE ($1 IS NULL OR o.concert_id = $1)
+	   AND ((o.state = 'pending' AND h.state IS DISTINCT FROM 'checking_out')
+			OR (o.state = 'paid' AND h.state IS DISTINCT FROM 'confirmed'))
+	UNION ALL
+	SELECT h.concert_id, 'confirmed hold without a paid order',
+		   format('hold %s is confirmed; its order is %s', h.hold_id, coalesce(o.state::text, 'missing'))
+	  FROM ticket.hold AS h
+	  LEFT JOIN ticket.orders AS o ON o.hold_id = h.hold_id
+	 WHERE ($1 IS NULL OR h.concert_id = $1) AND h.state = 'confirmed' AND o.state IS DISTINCT FROM 'paid'
+	UNION ALL
+	/* Money: a paid order was captured; captured money on an undone order is being given back. */
+	SELECT o.concert_id, 'paid order without a captured payment',
+		   format('order %s is paid but none of its charges succeeded', o.order_id)
+	  FROM ticket.orders AS o
+	 WHERE ($1 IS NULL OR o.concert_id = $1) AND o.state = 'paid'
+	   AND NOT EXISTS (SELECT FROM ticket.payment AS p
+					    WHERE p.order_id = o.order_id AND p.kind = 'charge' AND p.state = 'succeeded')
+	UNION ALL
+	SELECT o.concert_id, 'captured money neither kept nor refunded',
+		   format('order %s is %s; charge %s (%s) succeeded and has no refund', o.order_id, o.state,
+				  p.payment_id, p.provider_ref)
+	  FROM ticket.orders AS o
+	  JOIN ticket.payment AS p ON p.order_id = o.order_id AND p.kind = 'charge' AND p.state = 'succeeded'
+	 WHERE ($1 IS NULL OR o.concert_id = $1) AND o.state <> 'paid'
+	   AND NOT EXISTS (SELECT FROM ticket.payment AS r WHERE r.kind = 'refund' AND r.refund_ref = p.provider_ref)
+	   AND NOT EXISTS (SELECT FROM ticket.saga AS g WHERE g.order_id = o.order_id AND g.state = 'running')
+	UNION ALL
+	SELECT o.concert_id, 'charge captured twice without a refund',
+		   format('order %s has %s succeeded charges', o.order_id, count(*))
+	  FROM ticket.orders AS o
+	  JOIN ticket.payment AS p ON p.order_id = o.order_id AND p.kind = 'charge' AND p.state IN ('succeeded', 'refunded')
+	 WHERE ($1 IS NULL OR o.concert_id = $1)
+	 GROUP BY o.concert_id, o.order_id
+	HAVING count(*) > 1
 $$;
 COMMENT ON FUNCTION ticket.verify(bigint) IS
 	'Checks the invariants of one concert (or all): returns one row per violation, none when all is well.';
@@ -1722,10 +2799,11 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ticket FROM PUBLIC;
 REVOKE ALL ON ALL PROCEDURES IN SCHEMA ticket FROM PUBLIC;
 
 GRANT SELECT ON ticket.concert, ticket.section, ticket.seat, ticket.hold, ticket.blocked_user,
-	ticket.concerts, ticket.sections, ticket.queues TO ticket_admin;
+	ticket.concerts, ticket.sections, ticket.queues, ticket.orders, ticket.payment, ticket.saga,
+	ticket.saga_step, ticket.event, ticket.event_head TO ticket_admin;
 GRANT EXECUTE ON FUNCTION
-	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer),
-	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer),
+	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean),
+	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean),
 	ticket.open_sale(bigint),
 	ticket.close_sale(bigint),
 	ticket.cancel_concert(bigint),
@@ -1743,9 +2821,21 @@ GRANT EXECUTE ON FUNCTION
 	ticket.schedule_admission(bigint),
 	ticket.unschedule_admission(bigint),
 	ticket.draw_order(bigint, bytea),
-	ticket.queue_status(bigint, text)
+	ticket.queue_status(bigint, text),
+	ticket.start_compensation(bigint, text),
+	ticket.compensation_step(bigint),
+	ticket.maintenance(text, integer),
+	ticket.publish_events(integer),
+	ticket.events_since(bigint, integer, bigint),
+	ticket.order_status(bigint, text)
 TO ticket_admin;
-GRANT EXECUTE ON PROCEDURE ticket.run_admission(integer) TO ticket_admin;
+GRANT EXECUTE ON PROCEDURE ticket.run_admission(integer), ticket.compensate(bigint, text) TO ticket_admin;
+GRANT EXECUTE ON FUNCTION
+	ticket.claim_payments(text, integer, interval),
+	ticket.payment_succeeded(bigint, text),
+	ticket.payment_failed(bigint, text, boolean),
+	ticket.events_since(bigint, integer, bigint)
+TO ticket_adapter;
 GRANT EXECUTE ON FUNCTION
 	ticket.hold(bigint, text, integer[], text, text, text),
 	ticket.hold_best(bigint, text, integer, integer, boolean, text, text, text),
@@ -1754,6 +2844,8 @@ GRANT EXECUTE ON FUNCTION
 	ticket.join_queue(bigint, text, text, text, text),
 	ticket.queue_status(bigint, text),
 	ticket.leave_queue(bigint, text),
-	ticket.challenge(bigint, text)
+	ticket.challenge(bigint, text),
+	ticket.checkout(bigint, text, text),
+	ticket.order_status(bigint, text)
 TO ticket_customer;
 GRANT EXECUTE ON FUNCTION ticket.preloaded() TO ticket_admin, ticket_customer, ticket_adapter;

@@ -103,12 +103,14 @@ typedef struct Catalog
 	Oid			concert, concert_pkey, section, section_pkey;
 	Oid			seat, seat_pkey, hold, hold_buyer, hold_key, hold_seq;
 	Oid			blocked, blocked_pkey;
+	Oid			event, event_seq;
 	AttrNumber	c_state, c_sale_closes_at, c_hold_ttl, c_per_user_limit, c_seat_count,
 				c_queue, c_pow_bits, c_admit_rate;
 	AttrNumber	x_first_seat_id, x_capacity, x_seated;
 	AttrNumber	s_seat_id, s_row_no, s_seat_no, s_state, s_hold_id, s_held_until;
 	AttrNumber	h_hold_id, h_concert_id, h_user_id, h_seat_ids, h_state, h_created_at,
 				h_expires_at, h_idempotency_key, h_request;
+	AttrNumber	e_seq, e_concert_id, e_kind, e_subject_id, e_user_id, e_created_at;
 	Oid			draft, on_sale, closed, cancelled;	/* concert_state */
 	Oid			available, held;	/* seat_state */
 	Oid			active, checking_out, confirmed;	/* hold_state */
@@ -205,7 +207,7 @@ catalog_invalidate(Datum arg, Oid relid)
 	 * and hold send these too; they only make the OIDs be looked up again.
 	 */
 	if (relid == InvalidOid || relid == cat.concert || relid == cat.section ||
-		relid == cat.seat || relid == cat.hold)
+		relid == cat.seat || relid == cat.hold || relid == cat.event)
 		cat.valid = false;
 	if (relid == InvalidOid || relid == cat.concert || relid == cat.section)
 		settings_stale = true;
@@ -277,6 +279,8 @@ catalog(void)
 	cat.hold_seq = ticket_relation_oid(nsp, "hold_id_seq");
 	cat.blocked = ticket_relation_oid(nsp, "blocked_user");
 	cat.blocked_pkey = ticket_relation_oid(nsp, "blocked_user_pkey");
+	cat.event = ticket_relation_oid(nsp, "event");
+	cat.event_seq = ticket_relation_oid(nsp, "event_seq");
 
 	cat.c_state = ticket_column(cat.concert, "state");
 	cat.c_sale_closes_at = ticket_column(cat.concert, "sale_closes_at");
@@ -304,6 +308,12 @@ catalog(void)
 	cat.h_expires_at = ticket_column(cat.hold, "expires_at");
 	cat.h_idempotency_key = ticket_column(cat.hold, "idempotency_key");
 	cat.h_request = ticket_column(cat.hold, "request");
+	cat.e_seq = ticket_column(cat.event, "seq");
+	cat.e_concert_id = ticket_column(cat.event, "concert_id");
+	cat.e_kind = ticket_column(cat.event, "kind");
+	cat.e_subject_id = ticket_column(cat.event, "subject_id");
+	cat.e_user_id = ticket_column(cat.event, "user_id");
+	cat.e_created_at = ticket_column(cat.event, "created_at");
 
 	cat.draft = ticket_enum_label(cat.concert, cat.c_state, "draft");
 	cat.on_sale = ticket_enum_label(cat.concert, cat.c_state, "on_sale");
@@ -743,9 +753,10 @@ hold_is_live(TupleTableSlot *slot, TimestampTz now)
 	bool		isnull;
 	Oid			state = DatumGetObjectId(get(slot, cat.h_state, &isnull));
 
-	if (state == cat.checking_out || state == cat.confirmed)
+	/* A checkout keeps its seats until pay_by (its expires_at); then they are free. */
+	if (state == cat.confirmed)
 		return true;
-	return state == cat.active &&
+	return (state == cat.active || state == cat.checking_out) &&
 		DatumGetTimestampTz(get(slot, cat.h_expires_at, &isnull)) > now;
 }
 
@@ -910,8 +921,12 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	EState	   *estate;
 	RangeTblEntry *rte_seat = makeNode(RangeTblEntry);
 	RangeTblEntry *rte_hold = makeNode(RangeTblEntry);
+	RangeTblEntry *rte_event = makeNode(RangeTblEntry);
 	ResultRelInfo *seat_rri = makeNode(ResultRelInfo);
 	ResultRelInfo *hold_rri = makeNode(ResultRelInfo);
+	ResultRelInfo *event_rri = makeNode(ResultRelInfo);
+	Relation	event;
+	TupleDesc	event_desc;
 	TupleDesc	hold_desc;
 	TupleDesc	seat_desc = RelationGetDescr(t->seat);
 	TupleTableSlot *slot;
@@ -930,12 +945,20 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	rte_hold->relid = RelationGetRelid(t->hold);
 	rte_hold->relkind = RELKIND_RELATION;
 	rte_hold->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(estate, list_make2(rte_seat, rte_hold));
+	event = table_open(cat.event, RowExclusiveLock);
+	event_desc = RelationGetDescr(event);
+	rte_event->rtekind = RTE_RELATION;
+	rte_event->relid = cat.event;
+	rte_event->relkind = RELKIND_RELATION;
+	rte_event->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(estate, list_make3(rte_seat, rte_hold, rte_event));
 	InitResultRelInfo(seat_rri, t->seat, 1, NULL, 0);
 	InitResultRelInfo(hold_rri, t->hold, 2, NULL, 0);
+	InitResultRelInfo(event_rri, event, 3, NULL, 0);
 	estate->es_output_cid = GetCurrentCommandId(true);
 	ExecOpenIndices(seat_rri, false);
 	ExecOpenIndices(hold_rri, false);
+	ExecOpenIndices(event_rri, false);
 	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
 	AfterTriggerBeginQuery();
 
@@ -955,9 +978,23 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	if (key)
 		SET(cat.h_idempotency_key, PointerGetDatum(key));
 	SET(cat.h_request, CStringGetTextDatum(request));
-#undef SET
 	ExecStoreVirtualTuple(slot);
 	ExecSimpleRelationInsert(hold_rri, estate, slot);
+
+	/* Its event in the outbox (ticket.publish_events numbers it after commit). */
+	slot = ExecInitExtraTupleSlot(estate, event_desc, &TTSOpsVirtual);
+	ExecClearTuple(slot);
+	for (int i = 0; i < event_desc->natts; i++)
+		slot->tts_isnull[i] = true;
+	SET(cat.e_seq, Int64GetDatum(nextval_internal(cat.event_seq, false)));
+	SET(cat.e_concert_id, Int64GetDatum(concert_id));
+	SET(cat.e_kind, CStringGetTextDatum("hold"));
+	SET(cat.e_subject_id, Int64GetDatum(hold_id));
+	SET(cat.e_user_id, PointerGetDatum(user_id));
+	SET(cat.e_created_at, TimestampTzGetDatum(sale->made_at));
+#undef SET
+	ExecStoreVirtualTuple(slot);
+	ExecSimpleRelationInsert(event_rri, estate, slot);
 
 	/* Its seats. */
 	slot = ExecInitExtraTupleSlot(estate, seat_desc, &TTSOpsVirtual);
@@ -980,6 +1017,8 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	EvalPlanQualEnd(&epq);
 	ExecCloseIndices(seat_rri);
 	ExecCloseIndices(hold_rri);
+	ExecCloseIndices(event_rri);
+	table_close(event, NoLock);
 	ExecResetTupleTable(estate->es_tupleTable, false);
 	FreeExecutorState(estate);
 

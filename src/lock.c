@@ -117,6 +117,34 @@ ticket_lock_seats(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+PG_FUNCTION_INFO_V1(ticket_try_lock_seats);
+
+/*
+ * Try the given seats of a concert in ascending order without waiting (for
+ * the worker); on the first one a buyer holds, give back those taken and
+ * return false.
+ */
+Datum
+ticket_try_lock_seats(PG_FUNCTION_ARGS)
+{
+	int64		concert_id = PG_GETARG_INT64(0);
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+	int			n;
+	int32	   *seats;
+
+	seats = ticket_sorted_seat_ids(arr, &n);
+	for (int i = 0; i < n; i++)
+	{
+		if (!ticket_try_lock_seat(concert_id, seats[i]))
+		{
+			while (--i >= 0)
+				ticket_unlock_seat(concert_id, seats[i]);
+			PG_RETURN_BOOL(false);
+		}
+	}
+	PG_RETURN_BOOL(true);
+}
+
 PG_FUNCTION_INFO_V1(ticket_lock_buyer);
 
 /*

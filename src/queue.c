@@ -50,7 +50,7 @@ typedef struct QueueCatalog
 	Oid			entry, entry_pkey, queue, queue_pkey, departure, departure_pkey;
 	AttrNumber	e_state, e_seq, e_expires_at;
 	AttrNumber	q_admitted_through, q_sold_out_at, q_gaps;
-	Oid			prequeue, waiting, admitted, left, blocked;
+	Oid			prequeue, waiting, admitted, expired, left, blocked;
 } QueueCatalog;
 
 static QueueCatalog qc;
@@ -91,6 +91,7 @@ queue_catalog(void)
 	qc.prequeue = ticket_enum_label(qc.entry, qc.e_state, "prequeue");
 	qc.waiting = ticket_enum_label(qc.entry, qc.e_state, "waiting");
 	qc.admitted = ticket_enum_label(qc.entry, qc.e_state, "admitted");
+	qc.expired = ticket_enum_label(qc.entry, qc.e_state, "expired");
 	qc.left = ticket_enum_label(qc.entry, qc.e_state, "left");
 	qc.blocked = ticket_enum_label(qc.entry, qc.e_state, "blocked");
 	qc.valid = true;
@@ -303,9 +304,10 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 		state = "closed";
 	else if (e.state == qc.prequeue && info.draft)
 		state = "prequeue";
-	else if (e.state == qc.admitted)
+	else if (e.state == qc.admitted || e.state == qc.expired)
 	{
-		if (e.expires_at <= now)
+		/* the worker marks lapsed admissions expired; until then it is derived */
+		if (e.state == qc.expired || e.expires_at <= now)
 			state = "expired";
 		else
 		{

@@ -51,6 +51,17 @@ static const char *const ticket_counter_names[TICKET_NUM_COUNTERS] = {
 	"queue_left",
 	"queue_admitted",
 	"queue_polls",
+	"holds_expired",
+	"orders_created",
+	"orders_paid",
+	"payments_succeeded",
+	"payments_retried",
+	"payments_dead",
+	"payments_timed_out",
+	"refunds_requested",
+	"refunds_succeeded",
+	"compensations_done",
+	"worker_errors",
 	"rate_limit_table_full",
 };
 
@@ -69,6 +80,7 @@ _PG_init(void)
 		return;
 
 	ticket_ratelimit_define_gucs();
+	ticket_worker_define_gucs();
 
 	/*
 	 * Loaded later, by a backend calling one of our functions: the functions
@@ -83,6 +95,7 @@ _PG_init(void)
 	shmem_startup_hook = ticket_shmem_startup;
 
 	MarkGUCPrefixReserved("ticket");
+	ticket_worker_register();
 }
 
 /*

@@ -43,6 +43,18 @@ typedef enum TicketCounter
 	TICKET_COUNTER_QUEUE_LEFT,
 	TICKET_COUNTER_QUEUE_ADMITTED,
 	TICKET_COUNTER_QUEUE_POLLS,
+	/* checkout, payments, compensation and the worker */
+	TICKET_COUNTER_HOLDS_EXPIRED,
+	TICKET_COUNTER_ORDERS_CREATED,
+	TICKET_COUNTER_ORDERS_PAID,
+	TICKET_COUNTER_PAYMENTS_SUCCEEDED,
+	TICKET_COUNTER_PAYMENTS_RETRIED,
+	TICKET_COUNTER_PAYMENTS_DEAD,
+	TICKET_COUNTER_PAYMENTS_TIMED_OUT,
+	TICKET_COUNTER_REFUNDS_REQUESTED,
+	TICKET_COUNTER_REFUNDS_SUCCEEDED,
+	TICKET_COUNTER_COMPENSATIONS_DONE,
+	TICKET_COUNTER_WORKER_ERRORS,
 	/* requests let through because the rate-limit table was full */
 	TICKET_COUNTER_RATE_TABLE_FULL,
 	TICKET_NUM_COUNTERS
@@ -85,6 +97,10 @@ extern int64 ticket_check_pass(text *pass, int64 concert_id, const char *user_id
 extern char *ticket_sign_challenge(int64 concert_id, const char *user_id, int user_len, int bits);
 extern void ticket_check_work(text *challenge, text *solution, int64 concert_id,
 							  const char *user_id, int user_len, int min_bits);
+
+/* src/worker.c */
+extern void ticket_worker_define_gucs(void);
+extern void ticket_worker_register(void);
 
 /* src/hold.c */
 extern int32 *ticket_sorted_seat_ids(ArrayType *arr, int *n);
