@@ -97,7 +97,7 @@ RESET ROLE;
 -- in a schema placed before pg_catalog.  Each records that it ran.
 CREATE SCHEMA evil;
 CREATE TABLE evil.log (what text);
-GRANT USAGE ON SCHEMA evil TO ticket_admin, ticket_customer;
+GRANT USAGE ON SCHEMA evil TO ticket_admin, ticket_customer, ticket_adapter;
 GRANT INSERT ON evil.log TO PUBLIC;
 CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE sql
 	AS $$ INSERT INTO evil.log VALUES ('now'); SELECT '1999-01-01'::timestamptz $$;
@@ -168,8 +168,23 @@ SET ROLE ticket_customer;
 SELECT state, place IS NOT NULL AS has_place FROM ticket.queue_status(:hq, 'eve');
 SELECT status FROM ticket.hold(:hq, 'eve', ARRAY[1], pass => (SELECT pass FROM ticket.queue_status(:hq, 'eve')));
 SELECT state FROM ticket.leave_queue(:hq, 'frank');
+-- Checkout, the adapter's calls, compensation and the worker's tasks.
+SELECT hold_id AS eh FROM ticket.hold(:hq, 'eve', ARRAY[2], pass => (SELECT pass FROM ticket.queue_status(:hq, 'eve'))) \gset
+SELECT status, amount FROM ticket.checkout(:eh, 'eve', 'hijack-key');
+SELECT status FROM ticket.checkout(:eh, 'eve', 'hijack-key');
+SELECT order_id AS eo FROM ticket.checkout(:eh, 'eve', 'hijack-key') \gset
+SELECT status FROM ticket.order_status(:eo, 'eve');
+RESET ROLE;
+SET ROLE ticket_adapter;
+SELECT payment_id AS ep, kind FROM ticket.claim_payments('hijacked', 5, '1 minute') \gset
+SELECT ticket.payment_failed(:ep, 'network', true);
+SELECT ticket.payment_succeeded(:ep, 'ch_hijack');
 RESET ROLE;
 SET ROLE ticket_admin;
+CALL ticket.compensate(:eo, 'hijack test');
+SELECT t, ticket.maintenance(t) FROM unnest(ARRAY['expire_holds', 'expire_admissions', 'timeout_payments', 'compensate', 'purge']) AS t;
+SELECT ticket.publish_events() OPERATOR(pg_catalog.>) 0 AS published;
+SELECT count(*) > 0 AS has_events FROM ticket.events_since(0);
 SELECT waiting, admitted, departed FROM ticket.queues WHERE concert_id = :hq;
 SELECT title, state, sections, capacity, available FROM ticket.concerts WHERE concert_id = :hid;
 SELECT * FROM ticket.seat_map(:hid, 1);
