@@ -1979,7 +1979,7 @@ BEGIN
 	WITH due AS (
 		SELECT p.payment_id FROM ticket.payment AS p
 		 WHERE p.state = 'processing' AND p.next_attempt_at <= now()
-		 ORDER BY p.next_attempt_at
+		 ORDER BY p.next_attempt_at, p.payment_id
 		 LIMIT max_jobs
 		   FOR UPDATE SKIP LOCKED
 	), claimed AS (
