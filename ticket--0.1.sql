@@ -1680,20 +1680,24 @@ AS $$
 #variable_conflict use_variable
 DECLARE
 	head bigint;
-	n integer;
+	n integer := 0;
+	s bigint;
 BEGIN
 	PERFORM ticket._check_range('max_events', max_events, 1, 1000000);
 	SELECT e.last_event_id INTO head FROM ticket.event_head AS e FOR UPDATE;
-	WITH todo AS (
-		SELECT e.seq, head + row_number() OVER (ORDER BY e.seq) AS id
-		  FROM (SELECT x.seq FROM ticket.event AS x WHERE x.event_id IS NULL
-				 ORDER BY x.seq LIMIT max_events) AS e
-	), done AS (
-		UPDATE ticket.event AS x SET event_id = todo.id FROM todo WHERE x.seq = todo.seq AND x.event_id IS NULL
-		RETURNING x.event_id
-	)
-	SELECT count(*), coalesce(max(done.event_id), head) INTO n, head FROM done;
+	/*
+	 * Row by row, each through the partial index on seq: the plan stays an
+	 * index probe whatever the statistics say (a set-based UPDATE planned
+	 * with stale statistics after a burst went quadratic).
+	 */
+	FOR s IN SELECT x.seq FROM ticket.event AS x WHERE x.event_id IS NULL ORDER BY x.seq LIMIT max_events LOOP
+		UPDATE ticket.event AS x SET event_id = head + n + 1 WHERE x.seq = s AND x.event_id IS NULL;
+		IF FOUND THEN
+			n := n + 1;
+		END IF;
+	END LOOP;
 	IF n > 0 THEN
+		head := head + n;
 		UPDATE ticket.event_head AS e SET last_event_id = head, published_at = now();
 		PERFORM pg_catalog.pg_notify('ticket_event',
 			pg_catalog.json_build_object('last_event_id', head, 'published', n)::text);
