@@ -1845,6 +1845,19 @@ $$;
 COMMENT ON FUNCTION ticket._setting_seconds(text, double precision) IS
 	'Internal: a time setting of the library in seconds (the fallback when the library is not loaded).';
 
+CREATE FUNCTION ticket._order_result(order_id bigint)
+RETURNS ticket.checkout_result
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT o.order_id, p.payment_id, o.state::text, o.amount, o.pay_by
+	  FROM ticket.orders AS o
+	  LEFT JOIN ticket.payment AS p ON p.order_id = o.order_id AND p.kind = 'charge'
+	 WHERE o.order_id = $1;
+$$;
+COMMENT ON FUNCTION ticket._order_result(bigint) IS
+	'Internal: an order as ticket.checkout and ticket.order_status return it (its state now).';
+
 CREATE FUNCTION ticket.checkout(hold_id bigint, user_id text, idempotency_key text)
 RETURNS ticket.checkout_result
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -1884,16 +1897,10 @@ BEGIN
 				DETAIL = format('It was used for the %s; this call asks for the %s.', k.request, request),
 				HINT = 'Use a new key for a new request.';
 		END IF;
-		r.status := k.status;
 		IF k.order_id IS NOT NULL THEN
-			SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = k.order_id;
-			r.order_id := o.order_id;
-			r.status := o.state::text;
-			r.amount := o.amount;
-			r.pay_by := o.pay_by;
-			SELECT p.payment_id INTO r.payment_id FROM ticket.payment AS p
-			 WHERE p.order_id = o.order_id AND p.kind = 'charge' ORDER BY p.payment_id LIMIT 1;
+			RETURN ticket._order_result(k.order_id);
 		END IF;
+		r.status := k.status;
 		RETURN r;
 	END IF;
 
@@ -2576,7 +2583,6 @@ AS $$
 #variable_conflict use_variable
 DECLARE
 	o ticket.orders;
-	r ticket.checkout_result;
 BEGIN
 	IF order_id IS NULL THEN
 		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = '22004';
@@ -2589,13 +2595,7 @@ BEGIN
 	IF o.user_id <> user_id THEN
 		RAISE EXCEPTION 'order % belongs to another user', order_id USING ERRCODE = '42501';
 	END IF;
-	r.order_id := o.order_id;
-	r.status := o.state::text;
-	r.amount := o.amount;
-	r.pay_by := o.pay_by;
-	SELECT p.payment_id INTO r.payment_id FROM ticket.payment AS p
-	 WHERE p.order_id = o.order_id AND p.kind = 'charge' ORDER BY p.payment_id LIMIT 1;
-	RETURN r;
+	RETURN ticket._order_result(order_id);
 END
 $$;
 COMMENT ON FUNCTION ticket.order_status(bigint, text) IS
