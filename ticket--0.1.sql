@@ -834,6 +834,22 @@ AS 'MODULE_PATHNAME', 'ticket_hold_best';
 COMMENT ON FUNCTION ticket.hold_best(bigint, text, integer, integer, boolean, text, text, text) IS
 	'Holds the best quantity free seats of a section (lowest rows first, side by side if adjacent) or quantity standing places.';
 
+CREATE FUNCTION ticket._free_seats(concert_id bigint, seat_ids integer[], hold_id bigint)
+RETURNS integer
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	/* Seats an ended hold lost to a new buyer point at that buyer's hold: left alone. */
+	WITH freed AS (
+		UPDATE ticket.seat AS s SET state = 'available', hold_id = NULL, held_until = NULL
+		 WHERE s.concert_id = $1 AND s.seat_id = ANY ($2) AND s.hold_id = $3
+		RETURNING 1
+	)
+	SELECT count(*)::integer FROM freed;
+$$;
+COMMENT ON FUNCTION ticket._free_seats(bigint, integer[], bigint) IS
+	'Internal: makes the seats that still belong to a hold available again and returns how many (the caller holds their seat locks).';
+
 CREATE FUNCTION ticket.release(hold_id bigint, user_id text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -863,12 +879,8 @@ BEGIN
 		RETURN h.state::text;
 	END IF;
 
-	/* Seats an expired hold lost to a new buyer point at that buyer's hold: leave them. */
 	PERFORM ticket._lock_seats(h.concert_id, h.seat_ids);
-	UPDATE ticket.seat AS s
-	   SET state = 'available', hold_id = NULL, held_until = NULL
-	 WHERE s.concert_id = h.concert_id AND s.seat_id = ANY (h.seat_ids)
-	   AND s.hold_id = h.hold_id AND s.state = 'held';
+	PERFORM ticket._free_seats(h.concert_id, h.seat_ids, h.hold_id);
 	outcome := CASE WHEN h.expires_at <= now() THEN 'expired' ELSE 'released' END;
 	UPDATE ticket.hold AS x SET state = outcome, ended_at = now() WHERE x.hold_id = hold_id;
 	PERFORM ticket._event(h.concert_id, 'hold_' || outcome::text, hold_id, user_id, NULL);
@@ -2043,11 +2055,10 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	h ticket.hold;
 	limit_ integer;
 	owned bigint;
 BEGIN
-	SELECT * INTO h FROM ticket.hold AS x WHERE x.hold_id = o.hold_id FOR UPDATE;
+	PERFORM FROM ticket.hold AS x WHERE x.hold_id = o.hold_id FOR UPDATE;
 	PERFORM ticket._lock_seats(o.concert_id, o.seat_ids);
 	IF EXISTS (SELECT FROM ticket.seat AS s
 				WHERE s.concert_id = o.concert_id AND s.seat_id = ANY (o.seat_ids)
@@ -2251,6 +2262,24 @@ COMMENT ON FUNCTION ticket.payment_failed(bigint, text, boolean) IS
 
 /* ------------------------------------------------------------ compensation */
 
+CREATE FUNCTION ticket._call_off_charges(order_id bigint, why text)
+RETURNS integer
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	/* Dead-letters the order's charges still in flight, keeping the last error reported. */
+	WITH off AS (
+		UPDATE ticket.payment AS p
+		   SET state = 'failed', dead_at = now(), finished_at = now(), lease_owner = NULL, lease_until = NULL,
+			   last_error = coalesce(p.last_error || '; ', '') || $2
+		 WHERE p.order_id = $1 AND p.kind = 'charge' AND p.state = 'processing'
+		RETURNING 1
+	)
+	SELECT count(*)::integer FROM off;
+$$;
+COMMENT ON FUNCTION ticket._call_off_charges(bigint, text) IS
+	'Internal: dead-letters an order''s charges still in flight (timeout, compensation) and returns how many.';
+
 CREATE TABLE ticket.saga (
 	saga_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	order_id bigint NOT NULL REFERENCES ticket.orders,
@@ -2384,17 +2413,11 @@ BEGIN
 				jsonb_build_object('reason', g.reason, 'was', o.state));
 		END IF;
 		/* A charge still in flight is called off; if it succeeds anyway, it is refunded or re-sold. */
-		UPDATE ticket.payment AS x
-		   SET state = 'failed', finished_at = now(), last_error = coalesce(x.last_error || '; ', '') || 'cancelled: ' || g.reason,
-			   dead_at = coalesce(x.dead_at, now()), lease_owner = NULL, lease_until = NULL
-		 WHERE x.order_id = o.order_id AND x.kind = 'charge' AND x.state = 'processing';
-		GET DIAGNOSTICS n = ROW_COUNT;
+		n := ticket._call_off_charges(o.order_id, 'cancelled: ' || g.reason);
 		detail := format('order was %s; %s charge(s) called off', o.state, n);
 	ELSIF step = 'release_seats' THEN
 		PERFORM ticket._lock_seats(o.concert_id, o.seat_ids);
-		UPDATE ticket.seat AS s SET state = 'available', hold_id = NULL, held_until = NULL
-		 WHERE s.concert_id = o.concert_id AND s.seat_id = ANY (o.seat_ids) AND s.hold_id = o.hold_id;
-		GET DIAGNOSTICS n = ROW_COUNT;
+		n := ticket._free_seats(o.concert_id, o.seat_ids, o.hold_id);
 		UPDATE ticket.hold AS x SET state = 'released', ended_at = coalesce(x.ended_at, now())
 		 WHERE x.hold_id = o.hold_id AND x.state IN ('active', 'checking_out', 'confirmed');
 		detail := format('%s seat(s) released', n);
@@ -2466,9 +2489,7 @@ BEGIN
 				  ORDER BY h.expires_at LIMIT batch_size
 					FOR UPDATE SKIP LOCKED LOOP
 			CONTINUE WHEN NOT ticket._try_lock_seats(r.concert_id, r.seat_ids);
-			UPDATE ticket.seat AS s SET state = 'available', hold_id = NULL, held_until = NULL
-			 WHERE s.concert_id = r.concert_id AND s.seat_id = ANY (r.seat_ids)
-			   AND s.hold_id = r.hold_id AND s.state = 'held';
+			PERFORM ticket._free_seats(r.concert_id, r.seat_ids, r.hold_id);
 			UPDATE ticket.hold AS h SET state = 'expired', ended_at = t WHERE h.hold_id = r.hold_id;
 			PERFORM ticket._event(r.concert_id, 'hold_expired', r.hold_id, r.user_id, NULL);
 			n := n + 1;
@@ -2496,10 +2517,7 @@ BEGIN
 				  WHERE o.state = 'pending' AND o.pay_by <= t
 				  ORDER BY o.pay_by LIMIT batch_size
 					FOR UPDATE SKIP LOCKED LOOP
-			UPDATE ticket.payment AS p
-			   SET state = 'failed', dead_at = t, finished_at = t, lease_owner = NULL, lease_until = NULL,
-				   last_error = coalesce(p.last_error || '; ', '') || 'timed out'
-			 WHERE p.order_id = r.order_id AND p.kind = 'charge' AND p.state = 'processing';
+			PERFORM ticket._call_off_charges(r.order_id, 'timed out');
 			PERFORM ticket._event(r.concert_id, 'payment_timed_out', r.order_id, r.user_id, NULL);
 			PERFORM ticket._start_saga(r.order_id, 'payment timed out', true);
 			n := n + 1;
