@@ -31,11 +31,14 @@ BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'ticket_adapter') THEN
 		CREATE ROLE ticket_adapter NOLOGIN;
 	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'ticket_monitor') THEN
+		CREATE ROLE ticket_monitor NOLOGIN;
+	END IF;
 END
 $roles$;
 
 REVOKE ALL ON SCHEMA ticket FROM PUBLIC;
-GRANT USAGE ON SCHEMA ticket TO ticket_admin, ticket_customer, ticket_adapter;
+GRANT USAGE ON SCHEMA ticket TO ticket_admin, ticket_customer, ticket_adapter, ticket_monitor;
 
 /* ------------------------------------------------------------------ types */
 
@@ -2813,6 +2816,122 @@ $$;
 COMMENT ON FUNCTION ticket.verify(bigint) IS
 	'Checks the invariants of one concert (or all): returns one row per violation, none when all is well.';
 
+/* ------------------------------------------------------------- monitoring */
+
+/*
+ * One statement, so one snapshot: every column of every row is read as of
+ * the same moment (as_of), under READ COMMITTED as under REPEATABLE READ.
+ * Counts rows, but only through indexes on the concert or on what is still
+ * in flight: a few milliseconds for a 50,000-seat sale, fine for \watch 1.
+ */
+CREATE VIEW ticket.dashboard AS
+SELECT c.concert_id, c.title, c.state,
+	   q.waiting, q.admitted,
+	   h.active_holds,
+	   c.seat_count AS capacity, s.available, s.held, s.sold,
+	   o.orders_pending, o.orders_paid, o.revenue, o.sales_per_minute,
+	   g.compensations, g.compensations_running, p.refunds, p.dead_letters,
+	   CASE WHEN c.seat_count = 0 THEN NULL
+			WHEN s.sold >= c.seat_count THEN interval '0'
+			WHEN o.sales_per_minute > 0
+			THEN pg_catalog.make_interval(secs => pg_catalog.ceil(60.0 * (c.seat_count - s.sold) / o.sales_per_minute)::double precision)
+	   END AS sell_out_eta,
+	   pg_catalog.now() AS as_of
+  FROM ticket.concert AS c
+  LEFT JOIN LATERAL (
+	SELECT CASE WHEN x.drawn_at IS NULL
+				THEN (SELECT count(*) FROM ticket.queue_entry AS e
+					   WHERE e.concert_id = x.concert_id AND e.state = 'prequeue')
+				ELSE x.last_place - x.admitted_through
+					 + (SELECT count(*) FROM ticket.queue_entry AS e
+						 WHERE e.concert_id = x.concert_id AND e.seq IS NULL AND e.state IN ('waiting', 'prequeue'))
+					 - (SELECT count(*) FROM ticket.queue_departure AS d
+						 WHERE d.concert_id = x.concert_id AND d.seq > x.admitted_through)
+		   END AS waiting,
+		   x.admitted
+	  FROM ticket.queue AS x WHERE x.concert_id = c.concert_id) AS q ON true
+ CROSS JOIN LATERAL (
+	SELECT count(*) FILTER (WHERE t.state = 'available' OR (t.state = 'held' AND t.held_until <= pg_catalog.now())) AS available,
+		   count(*) FILTER (WHERE t.state = 'held' AND t.held_until > pg_catalog.now()) AS held,
+		   count(*) FILTER (WHERE t.state = 'sold') AS sold
+	  FROM ticket.seat AS t WHERE t.concert_id = c.concert_id) AS s
+ CROSS JOIN LATERAL (
+	SELECT count(*) AS active_holds FROM ticket.hold AS x
+	 WHERE x.concert_id = c.concert_id AND x.state = 'active' AND x.expires_at > pg_catalog.now()) AS h
+ CROSS JOIN LATERAL (
+	SELECT count(*) FILTER (WHERE x.state = 'pending') AS orders_pending,
+		   count(*) FILTER (WHERE x.state = 'paid') AS orders_paid,
+		   coalesce(sum(x.amount) FILTER (WHERE x.state = 'paid'), 0)::numeric(14,2) AS revenue,
+		   coalesce(sum(pg_catalog.cardinality(x.seat_ids))
+					FILTER (WHERE x.state = 'paid' AND x.paid_at > pg_catalog.now() - interval '1 minute'), 0)::bigint
+			   AS sales_per_minute
+	  FROM ticket.orders AS x WHERE x.concert_id = c.concert_id) AS o
+ CROSS JOIN LATERAL (
+	SELECT count(*) FILTER (WHERE x.state = 'done') AS compensations,
+		   count(*) FILTER (WHERE x.state = 'running') AS compensations_running
+	  FROM ticket.saga AS x JOIN ticket.orders AS y ON y.order_id = x.order_id
+	 WHERE y.concert_id = c.concert_id) AS g
+ CROSS JOIN LATERAL (
+	SELECT count(*) FILTER (WHERE x.kind = 'refund' AND x.state = 'succeeded') AS refunds,
+		   count(*) FILTER (WHERE x.dead_at IS NOT NULL) AS dead_letters
+	  FROM ticket.payment AS x JOIN ticket.orders AS y ON y.order_id = x.order_id
+	 WHERE y.concert_id = c.concert_id) AS p;
+COMMENT ON VIEW ticket.dashboard IS
+	'One row per concert for an operator''s \watch 1: waiting and admitted (waiting rooms), active holds, seats available/held/sold of capacity, orders pending and paid, revenue (paid orders), sales_per_minute (seats paid in the last minute), compensations done and running, refunds paid back, dead-lettered payment jobs, sell_out_eta at the last minute''s pace; all read from one snapshot taken at as_of.';
+
+CREATE FUNCTION ticket.metrics()
+RETURNS TABLE (name text, kind text, labels jsonb, value double precision)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	/* Counters since the server started (shared memory: none when not preloaded). */
+	IF ticket.preloaded() THEN
+		RETURN QUERY
+		SELECT 'ticket_' || k.counter || '_total', 'counter', '{}'::jsonb, k.value::double precision
+		  FROM ticket.counters() AS k;
+	END IF;
+	RETURN QUERY
+	/* Per concert on sale, from one read of the dashboard. */
+	SELECT 'ticket_concert_' || m.key, m.kind,
+		   pg_catalog.jsonb_build_object('concert_id', d.concert_id::text), m.value
+	  FROM ticket.dashboard AS d
+	 CROSS JOIN LATERAL (VALUES
+		('waiting', 'gauge', d.waiting::double precision),
+		('admitted_total', 'counter', d.admitted::double precision),
+		('active_holds', 'gauge', d.active_holds::double precision),
+		('capacity_seats', 'gauge', d.capacity::double precision),
+		('available_seats', 'gauge', d.available::double precision),
+		('held_seats', 'gauge', d.held::double precision),
+		('sold_seats', 'gauge', d.sold::double precision),
+		('orders_pending', 'gauge', d.orders_pending::double precision),
+		('orders_paid', 'gauge', d.orders_paid::double precision),
+		('revenue', 'gauge', d.revenue::double precision),
+		('sales_per_minute', 'gauge', d.sales_per_minute::double precision),
+		('compensations', 'gauge', d.compensations::double precision),
+		('refunds', 'gauge', d.refunds::double precision),
+		('dead_letters', 'gauge', d.dead_letters::double precision),
+		('sell_out_eta_seconds', 'gauge', pg_catalog.date_part('epoch', d.sell_out_eta)))
+		AS m (key, kind, value)
+	 WHERE d.state = 'on_sale'
+	UNION ALL
+	/* What is in flight, for every concert. */
+	SELECT 'ticket_payments_due', 'gauge', '{}'::jsonb, count(*)::double precision
+	  FROM ticket.payment AS p WHERE p.state = 'processing' AND p.next_attempt_at <= pg_catalog.now()
+	UNION ALL
+	SELECT 'ticket_events_unpublished', 'gauge', '{}'::jsonb, count(*)::double precision
+	  FROM ticket.event AS e WHERE e.event_id IS NULL
+	UNION ALL
+	SELECT 'ticket_worker_running', 'gauge', '{}'::jsonb, count(*)::double precision
+	  FROM pg_catalog.pg_stat_activity AS a WHERE a.backend_type = 'ticket worker'
+	UNION ALL
+	SELECT 'ticket_preloaded', 'gauge', '{}'::jsonb, ticket.preloaded()::integer::double precision;
+END
+$$;
+COMMENT ON FUNCTION ticket.metrics() IS
+	'Every counter (ticket_<counter>_total, since server start) and gauge (per concert on sale: ticket_concert_*, labelled concert_id; payments due, unpublished events, worker running, preloaded) as name, kind, labels, value: what monitoring/postgres_exporter.yml turns into Prometheus metrics.';
+
 /* ------------------------------------------------------------ privileges */
 
 REVOKE ALL ON ALL TABLES IN SCHEMA ticket FROM PUBLIC;
@@ -2822,7 +2941,9 @@ REVOKE ALL ON ALL PROCEDURES IN SCHEMA ticket FROM PUBLIC;
 
 GRANT SELECT ON ticket.concert, ticket.section, ticket.seat, ticket.hold, ticket.blocked_user,
 	ticket.concerts, ticket.sections, ticket.queues, ticket.orders, ticket.payment, ticket.saga,
-	ticket.saga_step, ticket.event, ticket.event_head TO ticket_admin;
+	ticket.saga_step, ticket.event, ticket.event_head, ticket.dashboard TO ticket_admin;
+GRANT SELECT ON ticket.dashboard TO ticket_monitor;
+GRANT EXECUTE ON FUNCTION ticket.metrics(), ticket.counters(), ticket.preloaded() TO ticket_monitor;
 GRANT EXECUTE ON FUNCTION
 	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean),
 	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean),
@@ -2833,6 +2954,7 @@ GRANT EXECUTE ON FUNCTION
 	ticket.add_standing(bigint, text, text, numeric, integer),
 	ticket.seat_map(bigint, integer),
 	ticket.counters(),
+	ticket.metrics(),
 	ticket.verify(bigint),
 	ticket.rotate_pass_key(interval),
 	ticket.check_pass(text, bigint, text),

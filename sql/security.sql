@@ -46,7 +46,7 @@ SELECT has_schema_privilege('public', 'ticket', 'USAGE') AS public_usage;
 SELECT r.rolname, string_agg(p.proname, ', ' ORDER BY p.proname) AS may_execute
   FROM pg_proc p CROSS JOIN pg_roles r
  WHERE p.pronamespace = 'ticket'::regnamespace
-   AND r.rolname IN ('ticket_admin', 'ticket_customer', 'ticket_adapter')
+   AND r.rolname IN ('ticket_admin', 'ticket_customer', 'ticket_adapter', 'ticket_monitor')
    AND has_function_privilege(r.oid, p.oid, 'EXECUTE')
  GROUP BY r.rolname ORDER BY r.rolname;
 
