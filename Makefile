@@ -4,7 +4,10 @@
 #   make install    install it into the PostgreSQL found by $(PG_CONFIG)
 #   make test       install missing packages, build, install, and run every test
 #                   against throwaway clusters (test/run)
-#   make demo       build, start a throwaway cluster and run the sale demo (bench/demo)
+#   make demo       build, start a throwaway cluster and run the opening-night sale
+#                   (bench/demo); sizes: make demo SEATS=50000 USERS=100000 ... (make help)
+#   make bench      every benchmark scenario (bench/run), writing bench/RESULTS.md and plots
+#   make help       this text and the demo's and the benchmarks' variables
 #
 # The installcheck-* targets are what test/run calls, as an unprivileged user.
 
@@ -36,13 +39,23 @@ include $(PGXS)
 # Every C file includes the shared header; PGXS does not track headers.
 $(OBJS): src/ticket.h
 
-.PHONY: test demo installcheck-regress installcheck-isolation installcheck-tap
+.PHONY: test demo bench help installcheck-regress installcheck-isolation installcheck-tap
 
 test:
 	bash test/run
 
 demo:
-	bash bench/demo
+	SEATS=$(SEATS) USERS=$(USERS) RATE=$(RATE) BUYERS=$(BUYERS) ABANDON=$(ABANDON) FAIL=$(FAIL) HOLD_TTL=$(HOLD_TTL) TIMEOUT=$(TIMEOUT) OUT=$(OUT) KEEP=$(KEEP) bash bench/demo
+
+bench:
+	bash bench/run
+
+help:
+	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+	@echo
+	@bash bench/demo --help
+	@echo
+	@bash bench/run --help
 
 installcheck-regress:
 	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
