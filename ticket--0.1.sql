@@ -1611,14 +1611,30 @@ $$;
 COMMENT ON FUNCTION ticket.unschedule_admission(bigint) IS
 	'Stops pg_cron admitting for a concert (removing the job when no concert needs it); returns whether it was scheduled.';
 
+CREATE FUNCTION ticket._waiting(q ticket.queue)
+RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	/* After the draw: places not yet admitted, plus joiners not yet placed, minus who left; before it, the pre-queue. */
+	SELECT CASE WHEN $1.drawn_at IS NULL
+				THEN (SELECT count(*) FROM ticket.queue_entry AS e
+					   WHERE e.concert_id = $1.concert_id AND e.state = 'prequeue')
+				ELSE $1.last_place - $1.admitted_through
+					 + (SELECT count(*) FROM ticket.queue_entry AS e
+						 WHERE e.concert_id = $1.concert_id AND e.seq IS NULL AND e.state IN ('waiting', 'prequeue'))
+					 - (SELECT count(*) FROM ticket.queue_departure AS d
+						 WHERE d.concert_id = $1.concert_id AND d.seq > $1.admitted_through)
+		   END
+$$;
+COMMENT ON FUNCTION ticket._waiting(ticket.queue) IS
+	'Internal: how many wait in a waiting room (the pre-queue before the draw); what ticket.queues and ticket.dashboard show.';
+
 CREATE VIEW ticket.queues AS
 SELECT q.concert_id, k.title, k.state AS concert_state, q.scheduled,
 	   n.entries,
 	   CASE WHEN q.drawn_at IS NULL THEN n.prequeue END AS prequeue,
-	   CASE WHEN q.drawn_at IS NOT NULL THEN
-			q.last_place - q.admitted_through + n.unplaced
-			- (SELECT count(*) FROM ticket.queue_departure AS d
-				WHERE d.concert_id = q.concert_id AND d.seq > q.admitted_through) END AS waiting,
+	   CASE WHEN q.drawn_at IS NOT NULL THEN ticket._waiting(q) END AS waiting,
 	   n.unplaced, q.admitted_through, q.admitted, q.last_place,
 	   coalesce((SELECT sum(g) FROM unnest(q.gaps) AS g), 0) AS departed,
 	   k.admit_rate, k.max_active, q.last_tick, q.paused_since, q.sold_out_at,
@@ -2838,23 +2854,10 @@ SELECT c.concert_id, c.title, c.state,
 	   END AS sell_out_eta,
 	   pg_catalog.now() AS as_of
   FROM ticket.concert AS c
+  JOIN ticket.concerts AS s ON s.concert_id = c.concert_id
   LEFT JOIN LATERAL (
-	SELECT CASE WHEN x.drawn_at IS NULL
-				THEN (SELECT count(*) FROM ticket.queue_entry AS e
-					   WHERE e.concert_id = x.concert_id AND e.state = 'prequeue')
-				ELSE x.last_place - x.admitted_through
-					 + (SELECT count(*) FROM ticket.queue_entry AS e
-						 WHERE e.concert_id = x.concert_id AND e.seq IS NULL AND e.state IN ('waiting', 'prequeue'))
-					 - (SELECT count(*) FROM ticket.queue_departure AS d
-						 WHERE d.concert_id = x.concert_id AND d.seq > x.admitted_through)
-		   END AS waiting,
-		   x.admitted
+	SELECT ticket._waiting(x) AS waiting, x.admitted
 	  FROM ticket.queue AS x WHERE x.concert_id = c.concert_id) AS q ON true
- CROSS JOIN LATERAL (
-	SELECT count(*) FILTER (WHERE t.state = 'available' OR (t.state = 'held' AND t.held_until <= pg_catalog.now())) AS available,
-		   count(*) FILTER (WHERE t.state = 'held' AND t.held_until > pg_catalog.now()) AS held,
-		   count(*) FILTER (WHERE t.state = 'sold') AS sold
-	  FROM ticket.seat AS t WHERE t.concert_id = c.concert_id) AS s
  CROSS JOIN LATERAL (
 	SELECT count(*) AS active_holds FROM ticket.hold AS x
 	 WHERE x.concert_id = c.concert_id AND x.state = 'active' AND x.expires_at > pg_catalog.now()) AS h
@@ -2943,6 +2946,8 @@ GRANT SELECT ON ticket.concert, ticket.section, ticket.seat, ticket.hold, ticket
 	ticket.concerts, ticket.sections, ticket.queues, ticket.orders, ticket.payment, ticket.saga,
 	ticket.saga_step, ticket.event, ticket.event_head, ticket.dashboard TO ticket_admin;
 GRANT SELECT ON ticket.dashboard TO ticket_monitor;
+/* The views call it as whoever reads them (it only counts, as the owner). */
+GRANT EXECUTE ON FUNCTION ticket._waiting(ticket.queue) TO ticket_admin, ticket_monitor;
 GRANT EXECUTE ON FUNCTION ticket.metrics(), ticket.counters(), ticket.preloaded() TO ticket_monitor;
 GRANT EXECUTE ON FUNCTION
 	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean),
