@@ -7,9 +7,12 @@
 
 TICKET_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_MAJOR=15
+# PG_CONFIG may name a relocated copy of the server (cp -a of
+# /usr/lib/postgresql/15 and /usr/share/postgresql/15 under one prefix): the
+# extension is then built, installed and tested there, beside the system's.
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 export PG_CONFIG
+PG_BIN=$("$PG_CONFIG" --bindir 2>/dev/null || echo /usr/lib/postgresql/$PG_MAJOR/bin)
 
 ticket_say() { printf '== %s\n' "$*"; }
 ticket_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
