@@ -19,6 +19,34 @@
  *   23505 a duplicate name, 55000 a change the concert's state forbids.
  */
 
+/*
+ * The schema must be new.  CREATE EXTENSION creates schema ticket when it is
+ * missing but quietly uses one that already exists, and whoever owns that
+ * schema (or may create in it) could drop, shadow or overload what this
+ * script puts there.  So: owned by the role installing, nobody else may
+ * create in it, and empty.
+ */
+DO $schema$
+DECLARE
+	s pg_catalog.pg_namespace;
+BEGIN
+	SELECT * INTO s FROM pg_catalog.pg_namespace AS n WHERE n.nspname OPERATOR(pg_catalog.=) 'ticket';
+	IF s.nspowner OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+	   OR EXISTS (SELECT FROM pg_catalog.aclexplode(s.nspacl) AS a
+	              WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE' AND a.grantee OPERATOR(pg_catalog.<>) s.nspowner)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_class AS c WHERE c.relnamespace OPERATOR(pg_catalog.=) s.oid)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_proc AS p WHERE p.pronamespace OPERATOR(pg_catalog.=) s.oid)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_type AS t WHERE t.typnamespace OPERATOR(pg_catalog.=) s.oid)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_operator AS o WHERE o.oprnamespace OPERATOR(pg_catalog.=) s.oid) THEN
+		RAISE EXCEPTION 'schema "ticket" already exists and was not made for this extension'
+			USING ERRCODE = '42P06',
+			DETAIL = pg_catalog.format('It is owned by %s; CREATE EXTENSION ticket needs an empty schema "ticket" owned by the installing role, in which no other role may create.',
+				s.nspowner::pg_catalog.regrole),
+			HINT = 'Find out who made it and why; then drop or rename it, and run CREATE EXTENSION ticket again.';
+	END IF;
+END
+$schema$;
+
 DO $roles$
 BEGIN
 	/* Roles are cluster-wide: create them once, keep them across DROP EXTENSION. */

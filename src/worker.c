@@ -252,6 +252,14 @@ ticket_worker_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 
 	BackgroundWorkerInitializeConnection(ticket_database, NULL, 0);
+
+	/*
+	 * The worker runs as the bootstrap superuser.  Its statements name
+	 * built-ins without a schema (ceil, clock_timestamp, operators), so the
+	 * database's or a role's search_path must not let anyone's schema offer
+	 * a closer match: pin it, above any ALTER DATABASE ... SET.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("ticket worker");
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "ticket worker round", ALLOCSET_DEFAULT_SIZES);
 	elog(LOG, "ticket worker started in database \"%s\"", ticket_database);
