@@ -7,6 +7,8 @@
 #   make demo       build, start a throwaway cluster and run the opening-night sale
 #                   (bench/demo); sizes: make demo SEATS=50000 USERS=100000 ... (make help)
 #   make bench      every benchmark scenario (bench/run), writing bench/RESULTS.md and plots
+#   make lint       the security lint of the SQL scripts and C (test/lint)
+#   make sqlsmith   random SQL, longer than in make test: SQLSMITH_QUERIES=20000 SQLSMITH_LOOPS=10
 #   make help       this text and the demo's and the benchmarks' variables
 #
 # The installcheck-* targets are what test/run calls, as an unprivileged user.
@@ -39,7 +41,7 @@ include $(PGXS)
 # Every C file includes the shared header; PGXS does not track headers.
 $(OBJS): src/ticket.h
 
-.PHONY: test demo bench help installcheck-regress installcheck-isolation installcheck-tap
+.PHONY: test demo bench help lint sqlsmith installcheck-regress installcheck-isolation installcheck-tap
 
 test:
 	bash test/run
@@ -50,8 +52,16 @@ demo:
 bench:
 	bash bench/run
 
+lint:
+	perl test/lint
+
+SQLSMITH_QUERIES ?= 20000
+SQLSMITH_LOOPS ?= 10
+sqlsmith:
+	bash test/sqlsmith $(SQLSMITH_QUERIES) $(SQLSMITH_LOOPS)
+
 help:
-	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
 	@echo
 	@bash bench/demo --help
 	@echo
