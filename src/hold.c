@@ -331,17 +331,83 @@ catalog(void)
 
 /* ------------------------------------------------------------ input */
 
-/* Is a text empty or only spaces, as the SQL functions' btrim(x) = '' says? */
+/*
+ * Whitespace, as ticket._check_text counts it: ASCII space, tab, newline,
+ * vertical tab, form feed, carriage return, and the Unicode spaces.
+ */
 static bool
-is_blank(text *t)
+is_space_char(pg_wchar c)
 {
-	const char *p = VARDATA_ANY(t);
-	int			len = VARSIZE_ANY_EXHDR(t);
+	return c == ' ' || (c >= 0x09 && c <= 0x0d) || c == 0xa0 || c == 0x1680 ||
+		(c >= 0x2000 && c <= 0x200b) || c == 0x2028 || c == 0x2029 ||
+		c == 0x202f || c == 0x205f || c == 0x3000 || c == 0xfeff;
+}
 
-	for (int i = 0; i < len; i++)
-		if (p[i] != ' ')
-			return false;
-	return true;
+/* A control character: C0, DEL and (in UTF-8) C1, as ticket._check_text says. */
+static bool
+is_control_char(pg_wchar c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
+/*
+ * Raise 22023 for a text that is blank (nothing but whitespace) or holds a
+ * control character; raise 22001 when it has more than max_chars
+ * characters.  The same rules, messages and order as ticket._check_text.
+ * In a database encoding other than UTF-8, only ASCII characters are
+ * classified (any other character counts as visible).
+ */
+static void
+check_text_arg(const char *what, text *t, int max_chars, const char *hint)
+{
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(t);
+	const unsigned char *end = p + VARSIZE_ANY_EXHDR(t);
+	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
+	bool		blank = true;
+	bool		control = false;
+	int			chars = 0;
+
+	while (p < end)
+	{
+		pg_wchar	c;
+		int			l;
+
+		if (*p < 0x80)
+		{
+			c = *p;
+			l = 1;
+		}
+		else if (utf8)
+		{
+			c = utf8_to_unicode(p);
+			l = pg_utf_mblen(p);
+		}
+		else
+		{
+			c = 0x100;			/* not classified: visible */
+			l = pg_mblen((const char *) p);
+		}
+		if (!is_space_char(c))
+			blank = false;
+		if (is_control_char(c))
+			control = true;
+		chars++;
+		p += l;
+	}
+	if (blank)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("%s must not be empty", what),
+				hint ? errhint("%s", hint) : 0);
+	if (chars > max_chars)
+		ereport(ERROR,
+				errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				errmsg("%s is too long", what),
+				errdetail("It has %d characters; the limit is %d.", chars, max_chars));
+	if (control)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("%s must not contain control characters", what));
 }
 
 /*
@@ -350,31 +416,9 @@ is_blank(text *t)
 static void
 check_user_and_key(text *user_id, text *key)
 {
-	int			len;
-
-	len = pg_mbstrlen_with_len(VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
-	if (is_blank(user_id))
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("user_id must not be empty"));
-	if (len > TICKET_MAX_USER_ID)
-		ereport(ERROR,
-				errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				errmsg("user_id is too long"),
-				errdetail("It has %d characters; the limit is %d.", len, TICKET_MAX_USER_ID));
-	if (key == NULL)
-		return;
-	len = pg_mbstrlen_with_len(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
-	if (is_blank(key))
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("idempotency_key must not be empty"),
-				errhint("Pass NULL for a call without a key."));
-	if (len > TICKET_MAX_KEY)
-		ereport(ERROR,
-				errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				errmsg("idempotency_key is too long"),
-				errdetail("It has %d characters; the limit is %d.", len, TICKET_MAX_KEY));
+	check_text_arg("user_id", user_id, TICKET_MAX_USER_ID, NULL);
+	if (key != NULL)
+		check_text_arg("idempotency_key", key, TICKET_MAX_KEY, "Pass NULL for a call without a key.");
 }
 
 /* Check a user id as the SQL functions do (22023, 22001). */
@@ -391,21 +435,8 @@ ticket_check_user_id(text *user_id)
 static void
 check_client_key(text *client_key)
 {
-	int			len;
-
-	if (client_key == NULL)
-		return;
-	len = pg_mbstrlen_with_len(VARDATA_ANY(client_key), VARSIZE_ANY_EXHDR(client_key));
-	if (is_blank(client_key))
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("client_key must not be empty"),
-				errhint("Pass NULL for a call without one."));
-	if (len > TICKET_MAX_KEY)
-		ereport(ERROR,
-				errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				errmsg("client_key is too long"),
-				errdetail("It has %d characters; the limit is %d.", len, TICKET_MAX_KEY));
+	if (client_key != NULL)
+		check_text_arg("client_key", client_key, TICKET_MAX_KEY, "Pass NULL for a call without one.");
 }
 
 static int

@@ -364,6 +364,8 @@ ticket_check_pass_sql(PG_FUNCTION_ARGS)
 				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				errmsg("pass, concert_id and user_id must not be NULL"));
 	user_id = PG_GETARG_TEXT_PP(2);
+	/* a blank, over-long or control-character user id is bad input, not a refused pass */
+	ticket_check_user_id(user_id);
 	PG_RETURN_INT64(ticket_check_pass(PG_GETARG_TEXT_PP(0), PG_GETARG_INT64(1),
 									  VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id)));
 }
