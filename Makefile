@@ -33,7 +33,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 # -Wextra minus the warnings that PostgreSQL's own headers trigger (array.h: sign-compare)
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare
-EXTRA_CLEAN = tmp_regress tmp_isolation output_iso
+EXTRA_CLEAN = tmp_regress tmp_isolation output_iso output_bouncer
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -41,7 +41,8 @@ include $(PGXS)
 # Every C file includes the shared header; PGXS does not track headers.
 $(OBJS): src/ticket.h
 
-.PHONY: test demo bench help lint sqlsmith installcheck-regress installcheck-isolation installcheck-tap
+.PHONY: test demo bench help lint sqlsmith installcheck-regress installcheck-isolation installcheck-tap \
+	installcheck-bouncer
 
 test:
 	bash test/run
@@ -75,3 +76,7 @@ installcheck-isolation:
 
 installcheck-tap:
 	$(prove_installcheck)
+
+# The isolation specs again, through pgbouncer in transaction pooling.
+installcheck-bouncer:
+	PG_CONFIG=$(PG_CONFIG) bash test/bouncer-isolation $(ISOLATION)
