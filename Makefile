@@ -39,7 +39,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # Every C file includes the shared header; PGXS does not track headers.
-$(OBJS): src/ticket.h
+$(OBJS): src/ticket.h src/parse.h
 
 .PHONY: test demo bench help lint sqlsmith installcheck-regress installcheck-isolation installcheck-tap \
 	installcheck-bouncer
