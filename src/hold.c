@@ -66,10 +66,9 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "parse.h"
 #include "ticket.h"
 
-#define TICKET_MAX_USER_ID		128
-#define TICKET_MAX_KEY			255
 #define TICKET_SCAN_RETRIES		3
 
 /* Outcomes of a hold; the names are what ticket.hold_result.status says. */
@@ -331,17 +330,36 @@ catalog(void)
 
 /* ------------------------------------------------------------ input */
 
-/* Is a text empty or only spaces, as the SQL functions' btrim(x) = '' says? */
-static bool
-is_blank(text *t)
+/*
+ * Check a text input as the SQL functions do: 22023 when it is empty or only
+ * spaces, 22001 when it has more than max characters.  The rules are
+ * ticket_check_text's (src/parse.c); the characters are counted here, in the
+ * database's encoding.
+ */
+static void
+check_text(text *t, const char *name, int max, const char *blank_hint)
 {
 	const char *p = VARDATA_ANY(t);
 	int			len = VARSIZE_ANY_EXHDR(t);
+	int			nchars = pg_mbstrlen_with_len(p, len);
 
-	for (int i = 0; i < len; i++)
-		if (p[i] != ' ')
-			return false;
-	return true;
+	switch (ticket_check_text(p, len, nchars, max))
+	{
+		case TICKET_PARSE_OK:
+			break;
+		case TICKET_PARSE_BLANK:
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("%s must not be empty", name),
+					blank_hint ? errhint("%s", blank_hint) : 0);
+			break;
+		default:
+			ereport(ERROR,
+					errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+					errmsg("%s is too long", name),
+					errdetail("It has %d characters; the limit is %d.", nchars, max));
+			break;
+	}
 }
 
 /*
@@ -350,31 +368,9 @@ is_blank(text *t)
 static void
 check_user_and_key(text *user_id, text *key)
 {
-	int			len;
-
-	len = pg_mbstrlen_with_len(VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
-	if (is_blank(user_id))
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("user_id must not be empty"));
-	if (len > TICKET_MAX_USER_ID)
-		ereport(ERROR,
-				errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				errmsg("user_id is too long"),
-				errdetail("It has %d characters; the limit is %d.", len, TICKET_MAX_USER_ID));
-	if (key == NULL)
-		return;
-	len = pg_mbstrlen_with_len(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
-	if (is_blank(key))
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("idempotency_key must not be empty"),
-				errhint("Pass NULL for a call without a key."));
-	if (len > TICKET_MAX_KEY)
-		ereport(ERROR,
-				errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				errmsg("idempotency_key is too long"),
-				errdetail("It has %d characters; the limit is %d.", len, TICKET_MAX_KEY));
+	check_text(user_id, "user_id", TICKET_MAX_USER_ID, NULL);
+	if (key != NULL)
+		check_text(key, "idempotency_key", TICKET_MAX_KEY, "Pass NULL for a call without a key.");
 }
 
 /* Check a user id as the SQL functions do (22023, 22001). */
@@ -391,21 +387,64 @@ ticket_check_user_id(text *user_id)
 static void
 check_client_key(text *client_key)
 {
-	int			len;
+	if (client_key != NULL)
+		check_text(client_key, "client_key", TICKET_MAX_KEY, "Pass NULL for a call without one.");
+}
 
-	if (client_key == NULL)
-		return;
-	len = pg_mbstrlen_with_len(VARDATA_ANY(client_key), VARSIZE_ANY_EXHDR(client_key));
-	if (is_blank(client_key))
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("client_key must not be empty"),
-				errhint("Pass NULL for a call without one."));
-	if (len > TICKET_MAX_KEY)
-		ereport(ERROR,
-				errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				errmsg("client_key is too long"),
-				errdetail("It has %d characters; the limit is %d.", len, TICKET_MAX_KEY));
+/*
+ * Return the seat ids of an int[] sorted ascending, raising 22004 or 22023
+ * for a NULL element, a non-positive id, a duplicate, an empty or
+ * multi-dimensional array (the rules are ticket_normalise_seat_ids's, in
+ * src/parse.c).
+ */
+int32 *
+ticket_sorted_seat_ids(ArrayType *arr, int *n)
+{
+	int			ndim = ARR_NDIM(arr);
+	bool		has_nulls = array_contains_nulls(arr);
+	int32	   *seats;
+	int32		bad = 0;
+
+	if (ARR_ELEMTYPE(arr) != INT4OID)
+		elog(ERROR, "seat_ids must be an int[], not of type %u", ARR_ELEMTYPE(arr));
+	*n = ArrayGetNItems(ndim, ARR_DIMS(arr));
+	seats = palloc(sizeof(int32) * Max(*n, 1));
+	/* Only a one-dimensional array without NULLs is n int4s in a row. */
+	if (ndim == 1 && !has_nulls)
+		memcpy(seats, ARR_DATA_PTR(arr), sizeof(int32) * *n);
+
+	switch (ticket_normalise_seat_ids(seats, *n, ndim, has_nulls, &bad))
+	{
+		case TICKET_PARSE_OK:
+			break;
+		case TICKET_PARSE_SEATS_NOT_1D:
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("seat_ids must be a one-dimensional array"));
+			break;
+		case TICKET_PARSE_SEATS_EMPTY:
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("seat_ids must not be empty"));
+			break;
+		case TICKET_PARSE_SEATS_NULL:
+			ereport(ERROR,
+					errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					errmsg("seat_ids must not contain NULL"));
+			break;
+		case TICKET_PARSE_SEAT_INVALID:
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("seat id %d is not valid", bad),
+					errdetail("Seat ids are positive."));
+			break;
+		default:
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("seat %d is listed twice", bad));
+			break;
+	}
+	return seats;
 }
 
 static int
@@ -415,48 +454,6 @@ cmp_int32(const void *a, const void *b)
 	int32		y = *(const int32 *) b;
 
 	return (x > y) - (x < y);
-}
-
-/*
- * Return the seat ids of an int[] sorted ascending, raising 22004 or 22023
- * for a NULL element, a non-positive id, a duplicate, an empty or
- * multi-dimensional array.
- */
-int32 *
-ticket_sorted_seat_ids(ArrayType *arr, int *n)
-{
-	int32	   *seats;
-
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("seat_ids must be a one-dimensional array"));
-	*n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
-	if (*n == 0)
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("seat_ids must not be empty"));
-	if (array_contains_nulls(arr))
-		ereport(ERROR,
-				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				errmsg("seat_ids must not contain NULL"));
-
-	seats = palloc(sizeof(int32) * *n);
-	memcpy(seats, ARR_DATA_PTR(arr), sizeof(int32) * *n);
-	qsort(seats, *n, sizeof(int32), cmp_int32);
-	for (int i = 0; i < *n; i++)
-	{
-		if (seats[i] <= 0)
-			ereport(ERROR,
-					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("seat id %d is not valid", seats[i]),
-					errdetail("Seat ids are positive."));
-		if (i > 0 && seats[i] == seats[i - 1])
-			ereport(ERROR,
-					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("seat %d is listed twice", seats[i]));
-	}
-	return seats;
 }
 
 static Datum
