@@ -3,12 +3,14 @@
 #   make            build the module
 #   make install    install it into the PostgreSQL found by $(PG_CONFIG)
 #   make test       install missing packages, build, install, and run every test
-#                   against throwaway clusters (test/run)
+#                   against throwaway clusters, then fuzz each parser 10 s (test/run)
 #   make demo       build, start a throwaway cluster and run the opening-night sale
 #                   (bench/demo); sizes: make demo SEATS=50000 USERS=100000 ... (make help)
 #   make bench      every benchmark scenario (bench/run), writing bench/RESULTS.md and plots
 #   make lint       the security lint of the SQL scripts and C (test/lint)
 #   make sqlsmith   random SQL, longer than in make test: SQLSMITH_QUERIES=20000 SQLSMITH_LOOPS=10
+#   make fuzz       fuzz every parser of src/parse.c longer: FUZZ_SECONDS=300 per
+#                   target (test/fuzz/run; clang, ASan, UBSan; no server)
 #   make help       this text and the demo's and the benchmarks' variables
 #
 # The installcheck-* targets are what test/run calls, as an unprivileged user.
@@ -33,15 +35,16 @@ PG_CPPFLAGS = -I$(srcdir)/src
 # -Wextra minus the warnings that PostgreSQL's own headers trigger (array.h: sign-compare)
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare
-EXTRA_CLEAN = tmp_regress tmp_isolation output_iso
+EXTRA_CLEAN = tmp_regress tmp_isolation output_iso output_bouncer
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # Every C file includes the shared header; PGXS does not track headers.
-$(OBJS): src/ticket.h
+$(OBJS): src/ticket.h src/parse.h
 
-.PHONY: test demo bench help lint sqlsmith installcheck-regress installcheck-isolation installcheck-tap
+.PHONY: test demo bench help lint sqlsmith fuzz installcheck-regress installcheck-isolation installcheck-tap \
+	installcheck-bouncer
 
 test:
 	bash test/run
@@ -60,8 +63,12 @@ SQLSMITH_LOOPS ?= 10
 sqlsmith:
 	bash test/sqlsmith $(SQLSMITH_QUERIES) $(SQLSMITH_LOOPS)
 
+FUZZ_SECONDS ?= 300
+fuzz:
+	bash test/fuzz/run $(FUZZ_SECONDS)
+
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
 	@echo
 	@bash bench/demo --help
 	@echo
@@ -75,3 +82,7 @@ installcheck-isolation:
 
 installcheck-tap:
 	$(prove_installcheck)
+
+# The isolation specs again, through pgbouncer in transaction pooling.
+installcheck-bouncer:
+	PG_CONFIG=$(PG_CONFIG) bash test/bouncer-isolation $(ISOLATION)

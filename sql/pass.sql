@@ -32,6 +32,23 @@ SELECT pg_temp.err($$SELECT ticket.check_pass('t1.1.7.42.99999999999999999999999
 SELECT pg_temp.err($$SELECT ticket.check_pass('t1.1.7.42.9999999999.' || repeat('A', 44), 7, 'alice')$$);
 SELECT pg_temp.err($$SELECT ticket.check_pass('t1..7.42.9999999999.' || repeat('A', 43), 7, 'alice')$$);
 SELECT pg_temp.err($$SELECT ticket.check_pass('t1.4294967296.7.42.9999999999.' || repeat('A', 43), 7, 'alice')$$);
+-- One spelling per pass: the signature covers the numbers, not how they are
+-- written, so a leading zero (or a sign) would respell a valid pass; it is
+-- malformed instead.  A lone 0 is a number.
+SELECT pg_temp.err(format($$SELECT ticket.check_pass(%L, 7, 'alice')$$,
+	regexp_replace(:'pass', '^t1\.1\.', 't1.01.')));
+SELECT pg_temp.err(format($$SELECT ticket.check_pass(%L, 7, 'alice')$$,
+	regexp_replace(:'pass', '^t1\.1\.7\.', 't1.1.007.')));
+SELECT pg_temp.err(format($$SELECT ticket.check_pass(%L, 7, 'alice')$$,
+	regexp_replace(:'pass', '^t1\.1\.7\.42\.', 't1.1.7.042.')));
+SELECT pg_temp.err(format($$SELECT ticket.check_pass(%L, 7, 'alice')$$,
+	regexp_replace(:'pass', '^t1\.1\.7\.42\.', 't1.1.7.42.0')));
+SELECT pg_temp.err(format($$SELECT ticket.check_pass(%L, 7, 'alice')$$,
+	regexp_replace(:'pass', '^t1\.1\.7\.42\.', 't1.1.7.+42.')));
+SELECT ticket.check_pass(ticket._sign_pass(7, 'alice', 0, now() + interval '1 minute'), 7, 'alice') AS place_zero;
+-- The signature is 43 characters of base64url; anything else is malformed.
+SELECT pg_temp.err($$SELECT ticket.check_pass('t1.1.7.42.9999999999.' || repeat('=', 43), 7, 'alice')$$);
+SELECT pg_temp.err(format($$SELECT ticket.check_pass(%L, 7, 'alice')$$, left(:'pass', -1) || '.'));
 SELECT pg_temp.err($$SELECT ticket.check_pass(NULL, 7, 'alice')$$);
 SELECT pg_temp.err($$SELECT ticket.check_pass('x', NULL, 'alice')$$);
 SELECT pg_temp.err($$SELECT ticket.check_pass('x', 7, NULL)$$);

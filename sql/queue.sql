@@ -255,6 +255,16 @@ SELECT pg_temp.err(format($$SELECT ticket.join_queue(%s, 'bob', challenge => %L,
 	regexp_replace(:'ch2', '^w1\.1\.', 'w1.9.'), '0'));
 SELECT pg_temp.err(format($$SELECT ticket.join_queue(%s, 'bob', challenge => %L, solution => %L)$$, :pw, 'w1.1.1.8.1.zz', '0'));
 SELECT pg_temp.err(format($$SELECT ticket.join_queue(%s, 'bob', challenge => %L, solution => %L)$$, :pw, 'garbage', '0'));
+-- One spelling per challenge, as for a pass: a leading zero, a sign, more than
+-- 256 bits or an uppercase nonce is malformed before any signature is checked.
+SELECT pg_temp.err(format($$SELECT ticket.join_queue(%s, 'bob', challenge => %L, solution => %L)$$, :pw,
+	regexp_replace(:'ch2', '\.8\.', '.08.'), '0'));
+SELECT pg_temp.err(format($$SELECT ticket.join_queue(%s, 'bob', challenge => %L, solution => %L)$$, :pw,
+	regexp_replace(:'ch2', '\.8\.', '.-8.'), '0'));
+SELECT pg_temp.err(format($$SELECT ticket.join_queue(%s, 'bob', challenge => %L, solution => %L)$$, :pw,
+	regexp_replace(:'ch2', '\.8\.', '.257.'), '0'));
+SELECT pg_temp.err(format($$SELECT ticket.join_queue(%s, 'bob', challenge => %L, solution => %L)$$, :pw,
+	regexp_replace(:'ch2', '\.[0-9a-f]{16}\.', '.0123456789ABCDEF.'), '0'));
 SELECT pg_temp.err(format($$SELECT ticket.join_queue(%s, 'bob', challenge => %L, solution => %L)$$, :pw, :'ch2', 'a b'));
 SELECT ticket.create_concert('Bot Night 2', now() + interval '30 days', now() + interval '1 day',
 	queue => true, pow_bits => 1) AS pw2 \gset

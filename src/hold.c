@@ -66,10 +66,9 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "parse.h"
 #include "ticket.h"
 
-#define TICKET_MAX_USER_ID		128
-#define TICKET_MAX_KEY			255
 #define TICKET_SCAN_RETRIES		3
 
 /* Outcomes of a hold; the names are what ticket.hold_result.status says. */
@@ -332,82 +331,41 @@ catalog(void)
 /* ------------------------------------------------------------ input */
 
 /*
- * Whitespace, as ticket._check_text counts it: ASCII space, tab, newline,
- * vertical tab, form feed, carriage return, and the Unicode spaces.
- */
-static bool
-is_space_char(pg_wchar c)
-{
-	return c == ' ' || (c >= 0x09 && c <= 0x0d) || c == 0xa0 || c == 0x1680 ||
-		(c >= 0x2000 && c <= 0x200b) || c == 0x2028 || c == 0x2029 ||
-		c == 0x202f || c == 0x205f || c == 0x3000 || c == 0xfeff;
-}
-
-/* A control character: C0, DEL and (in UTF-8) C1, as ticket._check_text says. */
-static bool
-is_control_char(pg_wchar c)
-{
-	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
-}
-
-/*
- * Raise 22023 for a text that is blank (nothing but whitespace) or holds a
- * control character; raise 22001 when it has more than max_chars
- * characters.  The same rules, messages and order as ticket._check_text.
- * In a database encoding other than UTF-8, only ASCII characters are
- * classified (any other character counts as visible).
+ * Check a text input as the SQL functions do (ticket._check_text): 22023
+ * when it is blank (nothing but whitespace), 22001 when it has more than max
+ * characters, 22023 when it holds a control character.  The rules are
+ * ticket_check_text's (src/parse.c); the characters are counted here, in the
+ * database's encoding, and classified when that is UTF-8.
  */
 static void
-check_text_arg(const char *what, text *t, int max_chars, const char *hint)
+check_text(text *t, const char *name, int max, const char *blank_hint)
 {
-	const unsigned char *p = (const unsigned char *) VARDATA_ANY(t);
-	const unsigned char *end = p + VARSIZE_ANY_EXHDR(t);
-	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
-	bool		blank = true;
-	bool		control = false;
-	int			chars = 0;
+	const char *p = VARDATA_ANY(t);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	int			nchars = pg_mbstrlen_with_len(p, len);
 
-	while (p < end)
+	switch (ticket_check_text(p, len, nchars, max, GetDatabaseEncoding() == PG_UTF8))
 	{
-		pg_wchar	c;
-		int			l;
-
-		if (*p < 0x80)
-		{
-			c = *p;
-			l = 1;
-		}
-		else if (utf8)
-		{
-			c = utf8_to_unicode(p);
-			l = pg_utf_mblen(p);
-		}
-		else
-		{
-			c = 0x100;			/* not classified: visible */
-			l = pg_mblen((const char *) p);
-		}
-		if (!is_space_char(c))
-			blank = false;
-		if (is_control_char(c))
-			control = true;
-		chars++;
-		p += l;
+		case TICKET_PARSE_OK:
+			break;
+		case TICKET_PARSE_BLANK:
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("%s must not be empty", name),
+					blank_hint ? errhint("%s", blank_hint) : 0);
+			break;
+		case TICKET_PARSE_CONTROL:
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("%s must not contain control characters", name));
+			break;
+		default:
+			ereport(ERROR,
+					errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+					errmsg("%s is too long", name),
+					errdetail("It has %d characters; the limit is %d.", nchars, max));
+			break;
 	}
-	if (blank)
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("%s must not be empty", what),
-				hint ? errhint("%s", hint) : 0);
-	if (chars > max_chars)
-		ereport(ERROR,
-				errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				errmsg("%s is too long", what),
-				errdetail("It has %d characters; the limit is %d.", chars, max_chars));
-	if (control)
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("%s must not contain control characters", what));
 }
 
 /*
@@ -416,9 +374,9 @@ check_text_arg(const char *what, text *t, int max_chars, const char *hint)
 static void
 check_user_and_key(text *user_id, text *key)
 {
-	check_text_arg("user_id", user_id, TICKET_MAX_USER_ID, NULL);
+	check_text(user_id, "user_id", TICKET_MAX_USER_ID, NULL);
 	if (key != NULL)
-		check_text_arg("idempotency_key", key, TICKET_MAX_KEY, "Pass NULL for a call without a key.");
+		check_text(key, "idempotency_key", TICKET_MAX_KEY, "Pass NULL for a call without a key.");
 }
 
 /* Check a user id as the SQL functions do (22023, 22001). */
@@ -436,7 +394,63 @@ static void
 check_client_key(text *client_key)
 {
 	if (client_key != NULL)
-		check_text_arg("client_key", client_key, TICKET_MAX_KEY, "Pass NULL for a call without one.");
+		check_text(client_key, "client_key", TICKET_MAX_KEY, "Pass NULL for a call without one.");
+}
+
+/*
+ * Return the seat ids of an int[] sorted ascending, raising 22004 or 22023
+ * for a NULL element, a non-positive id, a duplicate, an empty or
+ * multi-dimensional array (the rules are ticket_normalise_seat_ids's, in
+ * src/parse.c).
+ */
+int32 *
+ticket_sorted_seat_ids(ArrayType *arr, int *n)
+{
+	int			ndim = ARR_NDIM(arr);
+	bool		has_nulls = array_contains_nulls(arr);
+	int32	   *seats;
+	int32		bad = 0;
+
+	if (ARR_ELEMTYPE(arr) != INT4OID)
+		elog(ERROR, "seat_ids must be an int[], not of type %u", ARR_ELEMTYPE(arr));
+	*n = ArrayGetNItems(ndim, ARR_DIMS(arr));
+	seats = palloc(sizeof(int32) * Max(*n, 1));
+	/* Only a one-dimensional array without NULLs is n int4s in a row. */
+	if (ndim == 1 && !has_nulls)
+		memcpy(seats, ARR_DATA_PTR(arr), sizeof(int32) * *n);
+
+	switch (ticket_normalise_seat_ids(seats, *n, ndim, has_nulls, &bad))
+	{
+		case TICKET_PARSE_OK:
+			break;
+		case TICKET_PARSE_SEATS_NOT_1D:
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("seat_ids must be a one-dimensional array"));
+			break;
+		case TICKET_PARSE_SEATS_EMPTY:
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("seat_ids must not be empty"));
+			break;
+		case TICKET_PARSE_SEATS_NULL:
+			ereport(ERROR,
+					errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					errmsg("seat_ids must not contain NULL"));
+			break;
+		case TICKET_PARSE_SEAT_INVALID:
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("seat id %d is not valid", bad),
+					errdetail("Seat ids are positive."));
+			break;
+		default:
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("seat %d is listed twice", bad));
+			break;
+	}
+	return seats;
 }
 
 static int
@@ -446,48 +460,6 @@ cmp_int32(const void *a, const void *b)
 	int32		y = *(const int32 *) b;
 
 	return (x > y) - (x < y);
-}
-
-/*
- * Return the seat ids of an int[] sorted ascending, raising 22004 or 22023
- * for a NULL element, a non-positive id, a duplicate, an empty or
- * multi-dimensional array.
- */
-int32 *
-ticket_sorted_seat_ids(ArrayType *arr, int *n)
-{
-	int32	   *seats;
-
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("seat_ids must be a one-dimensional array"));
-	*n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
-	if (*n == 0)
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("seat_ids must not be empty"));
-	if (array_contains_nulls(arr))
-		ereport(ERROR,
-				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				errmsg("seat_ids must not contain NULL"));
-
-	seats = palloc(sizeof(int32) * *n);
-	memcpy(seats, ARR_DATA_PTR(arr), sizeof(int32) * *n);
-	qsort(seats, *n, sizeof(int32), cmp_int32);
-	for (int i = 0; i < *n; i++)
-	{
-		if (seats[i] <= 0)
-			ereport(ERROR,
-					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("seat id %d is not valid", seats[i]),
-					errdetail("Seat ids are positive."));
-		if (i > 0 && seats[i] == seats[i - 1])
-			ereport(ERROR,
-					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("seat %d is listed twice", seats[i]));
-	}
-	return seats;
 }
 
 static Datum

@@ -15,7 +15,8 @@
  * but not carried, so a pass is bound to its user without showing who that
  * is.  Checking compares signatures in constant time and raises 28000 for
  * a malformed, forged, expired, retired-key, other-concert or other-user
- * pass.
+ * pass.  The text is parsed by src/parse.c (which test/fuzz/ fuzzes), with
+ * one spelling per pass: numbers have no sign and no leading zero.
  *
  * Keys live in ticket.pass_key, which nobody but its owner (the superuser
  * who installed the extension) can read; they survive restarts and dumps.
@@ -44,12 +45,13 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "parse.h"
 #include "ticket.h"
 
-#define PASS_VERSION		"t1"
+#define PASS_VERSION		TICKET_PASS_VERSION
 #define PASS_SECRET_LEN		32
-#define PASS_SIG_LEN		32
-#define PASS_SIG_CHARS		43		/* base64url of 32 bytes, no padding */
+#define PASS_SIG_LEN		TICKET_SIG_BYTES
+#define PASS_SIG_CHARS		TICKET_SIG_CHARS
 #define PASS_MAX_KEYS		64
 
 typedef struct PassKey
@@ -169,11 +171,8 @@ newest_key(void)
 static void
 mac_b64(PassKey *key, const char *msg, int len, char *out)
 {
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	uint8		mac[PASS_SIG_LEN];
 	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
-	int			o = 0;
 
 	if (ctx == NULL ||
 		pg_hmac_init(ctx, key->secret, PASS_SECRET_LEN) < 0 ||
@@ -183,24 +182,7 @@ mac_b64(PassKey *key, const char *msg, int len, char *out)
 				errcode(ERRCODE_OUT_OF_MEMORY),
 				errmsg("could not compute a signature: %s", pg_hmac_error(ctx)));
 	pg_hmac_free(ctx);
-
-	for (int i = 0; i < PASS_SIG_LEN; i += 3)
-	{
-		uint32		v = mac[i] << 16;
-		int			left = PASS_SIG_LEN - i;
-
-		if (left > 1)
-			v |= mac[i + 1] << 8;
-		if (left > 2)
-			v |= mac[i + 2];
-		out[o++] = alphabet[(v >> 18) & 63];
-		out[o++] = alphabet[(v >> 12) & 63];
-		if (left > 1)
-			out[o++] = alphabet[(v >> 6) & 63];
-		if (left > 2)
-			out[o++] = alphabet[v & 63];
-	}
-	out[o] = '\0';
+	(void) ticket_base64url(mac, PASS_SIG_LEN, out);
 }
 
 /* Compare two signatures in constant time. */
@@ -245,13 +227,19 @@ char *
 ticket_sign_pass(int64 concert_id, const char *user_id, int user_len, int64 place,
 				 TimestampTz expires_at)
 {
-	char		sig[PASS_SIG_CHARS + 1];
-	int64		expires = to_unix_seconds(expires_at);
-
+	TicketPass	pass;
+	char		buf[TICKET_MAX_PASS_LEN + 1];
 	PassKey    *key = newest_key();
-	sign(key, concert_id, user_id, user_len, place, expires, sig);
-	return psprintf(PASS_VERSION ".%d." INT64_FORMAT "." INT64_FORMAT "." INT64_FORMAT ".%s",
-					key->key_id, concert_id, place, expires, sig);
+
+	pass.key_id = key->key_id;
+	pass.concert_id = concert_id;
+	pass.place = place;
+	pass.expires = to_unix_seconds(expires_at);
+	sign(key, concert_id, user_id, user_len, place, pass.expires, pass.sig);
+	/* written by the formatter whose output the parser is fuzzed to read back */
+	if (ticket_format_pass(&pass, buf, sizeof(buf)) >= sizeof(buf))
+		elog(ERROR, "pass does not fit in %zu bytes", sizeof(buf));
+	return pstrdup(buf);
 }
 
 static void
@@ -268,27 +256,6 @@ refuse(const char *why)
 	refuse_as("pass", why);
 }
 
-/* Parse a run of digits up to the next '.', or fail. */
-static int64
-next_number(const char **p, const char *what)
-{
-	int64		v = 0;
-	const char *s = *p;
-
-	if (*s < '0' || *s > '9')
-		refuse_as(what, "it is malformed");
-	while (*s >= '0' && *s <= '9')
-	{
-		if (v > (PG_INT64_MAX - 9) / 10)
-			refuse_as(what, "it is malformed");
-		v = v * 10 + (*s++ - '0');
-	}
-	if (*s != '.')
-		refuse_as(what, "it is malformed");
-	*p = s + 1;
-	return v;
-}
-
 /*
  * Check a pass for this concert and user; return the place it was issued
  * for, or raise 28000.
@@ -296,37 +263,27 @@ next_number(const char **p, const char *what)
 int64
 ticket_check_pass(text *pass, int64 concert_id, const char *user_id, int user_len)
 {
-	char	   *s = text_to_cstring(pass);
-	const char *p = s;
-	int64		key_id, pass_concert, place, expires;
+	TicketPass	p;
 	char		expected[PASS_SIG_CHARS + 1];
 	PassKey    *key;
 
-	if (strncmp(p, PASS_VERSION ".", 3) != 0)
-		refuse("it is malformed");
-	p += 3;
-	key_id = next_number(&p, "pass");
-	pass_concert = next_number(&p, "pass");
-	place = next_number(&p, "pass");
-	expires = next_number(&p, "pass");
-	if (strlen(p) != PASS_SIG_CHARS || key_id > PG_INT32_MAX)
+	if (ticket_parse_pass(VARDATA_ANY(pass), VARSIZE_ANY_EXHDR(pass), &p) != TICKET_PARSE_OK)
 		refuse("it is malformed");
 
-	key = find_key((int32) key_id);
+	key = find_key(p.key_id);
 	if (key == NULL)
 		refuse("its key is unknown");
-	sign(key, pass_concert, user_id, user_len, place, expires, expected);
+	sign(key, p.concert_id, user_id, user_len, p.place, p.expires, expected);
 	/* Constant time: look at every character whatever the first mismatch. */
-	if (!same_signature(expected, p))
+	if (!same_signature(expected, p.sig))
 		refuse("its signature does not match (forged, or issued to another user)");
-	if (pass_concert != concert_id)
+	if (p.concert_id != concert_id)
 		refuse("it was issued for another concert");
-	if (expires <= to_unix_seconds(GetCurrentTimestamp()))
+	if (p.expires <= to_unix_seconds(GetCurrentTimestamp()))
 		refuse("it has expired");
 	if (key->retired_at <= GetCurrentTimestamp())
 		refuse("its key has been retired");
-	pfree(s);
-	return place;
+	return p.place;
 }
 
 PG_FUNCTION_INFO_V1(ticket_sign_pass_sql);
@@ -400,57 +357,53 @@ ticket_random_secret(PG_FUNCTION_ARGS)
  * <expires>|<nonce>, so that it is bound to one user and concert and needs
  * no table.  A solution is any text of 1 to 64 printable ASCII characters
  * such that SHA-256(challenge || ':' || solution) starts with <bits> zero
- * bits: about 2^bits hashes to find, one to check.
+ * bits: about 2^bits hashes to find, one to check.  The nonce is 16
+ * lowercase hex digits, <bits> at most 256; src/parse.c reads the text with
+ * the same one-spelling rules as a pass.
  */
-#define WORK_VERSION	"w1"
-#define WORK_NONCE_LEN	8
+#define WORK_VERSION	TICKET_WORK_VERSION
+#define WORK_NONCE_LEN	TICKET_NONCE_BYTES
 #define WORK_TTL_SECS	600
+
+/* Compute the signature of a challenge into sig, as base64url text. */
+static void
+sign_challenge(PassKey *key, const TicketChallenge *ch, const char *user_id, int user_len,
+			   char *sig)
+{
+	StringInfoData msg;
+
+	initStringInfo(&msg);
+	appendStringInfo(&msg, WORK_VERSION "|%d|" INT64_FORMAT "|", key->key_id,
+					 (int64) ch->concert_id);
+	appendBinaryStringInfo(&msg, user_id, user_len);
+	appendStringInfo(&msg, "|%d|" INT64_FORMAT "|%s", (int) ch->bits, (int64) ch->expires,
+					 ch->nonce);
+	mac_b64(key, msg.data, msg.len, sig);
+	pfree(msg.data);
+}
 
 char *
 ticket_sign_challenge(int64 concert_id, const char *user_id, int user_len, int bits)
 {
 	uint8		raw[WORK_NONCE_LEN];
-	char		nonce[WORK_NONCE_LEN * 2 + 1];
-	char		sig[PASS_SIG_CHARS + 1];
-	int64		expires = to_unix_seconds(GetCurrentTimestamp()) + WORK_TTL_SECS;
-	StringInfoData msg;
-
+	TicketChallenge ch;
+	char		buf[TICKET_MAX_CHALLENGE_LEN + 1];
 	PassKey    *key = newest_key();
+
 	if (!pg_strong_random(raw, sizeof(raw)))
 		ereport(ERROR,
 				errcode(ERRCODE_SYSTEM_ERROR),
 				errmsg("could not generate a challenge"),
 				errdetail("The operating system's random source failed."));
-	for (int i = 0; i < WORK_NONCE_LEN; i++)
-		snprintf(nonce + 2 * i, 3, "%02x", raw[i]);
-
-	initStringInfo(&msg);
-	appendStringInfo(&msg, WORK_VERSION "|%d|" INT64_FORMAT "|", key->key_id, concert_id);
-	appendBinaryStringInfo(&msg, user_id, user_len);
-	appendStringInfo(&msg, "|%d|" INT64_FORMAT "|%s", bits, expires, nonce);
-	mac_b64(key, msg.data, msg.len, sig);
-	return psprintf(WORK_VERSION ".%d." INT64_FORMAT ".%d." INT64_FORMAT ".%s.%s",
-					key->key_id, concert_id, bits, expires, nonce, sig);
-}
-
-/* How many leading zero bits a digest has. */
-static int
-leading_zero_bits(const uint8 *d, int len)
-{
-	int			n = 0;
-
-	for (int i = 0; i < len; i++)
-	{
-		if (d[i] == 0)
-		{
-			n += 8;
-			continue;
-		}
-		for (int b = 7; b >= 0 && !(d[i] & (1 << b)); b--)
-			n++;
-		break;
-	}
-	return n;
+	ch.key_id = key->key_id;
+	ch.concert_id = concert_id;
+	ch.bits = bits;
+	ch.expires = to_unix_seconds(GetCurrentTimestamp()) + WORK_TTL_SECS;
+	ticket_hex(raw, sizeof(raw), ch.nonce);
+	sign_challenge(key, &ch, user_id, user_len, ch.sig);
+	if (ticket_format_challenge(&ch, buf, sizeof(buf)) >= sizeof(buf))
+		elog(ERROR, "challenge does not fit in %zu bytes", sizeof(buf));
+	return pstrdup(buf);
 }
 
 /*
@@ -463,61 +416,47 @@ ticket_check_work(text *challenge, text *solution, int64 concert_id, const char 
 				  int user_len, int min_bits)
 {
 	const char *what = "proof of work";
-	char	   *s = text_to_cstring(challenge);
-	char	   *sol = text_to_cstring(solution);
-	const char *p = s;
-	int64		key_id, work_concert, bits, expires;
-	const char *nonce;
+	const char *s = VARDATA_ANY(challenge);
+	int			len = VARSIZE_ANY_EXHDR(challenge);
+	const char *sol = VARDATA_ANY(solution);
+	int			sol_len = VARSIZE_ANY_EXHDR(solution);
+	TicketChallenge ch;
 	char		expected[PASS_SIG_CHARS + 1];
 	PassKey    *key;
-	StringInfoData msg;
 	uint8		digest[32];
 	pg_cryptohash_ctx *ctx;
-	int			sol_len = strlen(sol);
 
-	if (strncmp(p, WORK_VERSION ".", 3) != 0)
+	if (ticket_parse_challenge(s, len, &ch) != TICKET_PARSE_OK)
 		refuse_as(what, "the challenge is malformed");
-	p += 3;
-	key_id = next_number(&p, what);
-	work_concert = next_number(&p, what);
-	bits = next_number(&p, what);
-	expires = next_number(&p, what);
-	nonce = p;
-	for (int i = 0; i < WORK_NONCE_LEN * 2; i++)
-		if (!isxdigit((unsigned char) nonce[i]))
-			refuse_as(what, "the challenge is malformed");
-	p += WORK_NONCE_LEN * 2;
-	if (*p != '.' || strlen(p + 1) != PASS_SIG_CHARS || key_id > PG_INT32_MAX || bits > 256)
-		refuse_as(what, "the challenge is malformed");
-	p++;
-	if (sol_len < 1 || sol_len > 64)
-		refuse_as(what, "the solution must have 1 to 64 characters");
-	for (int i = 0; i < sol_len; i++)
-		if (sol[i] < 0x21 || sol[i] > 0x7e)
+	switch (ticket_check_solution(sol, sol_len))
+	{
+		case TICKET_PARSE_OK:
+			break;
+		case TICKET_PARSE_SOLUTION_LENGTH:
+			refuse_as(what, "the solution must have 1 to 64 characters");
+			break;
+		default:
 			refuse_as(what, "the solution must be printable ASCII without spaces");
+			break;
+	}
 
-	key = find_key((int32) key_id);
+	key = find_key(ch.key_id);
 	if (key == NULL)
 		refuse_as(what, "its key is unknown");
-	initStringInfo(&msg);
-	appendStringInfo(&msg, WORK_VERSION "|%d|" INT64_FORMAT "|", key->key_id, work_concert);
-	appendBinaryStringInfo(&msg, user_id, user_len);
-	appendStringInfo(&msg, "|%d|" INT64_FORMAT "|%.*s", (int) bits, expires,
-					 WORK_NONCE_LEN * 2, nonce);
-	mac_b64(key, msg.data, msg.len, expected);
-	if (!same_signature(expected, p))
+	sign_challenge(key, &ch, user_id, user_len, expected);
+	if (!same_signature(expected, ch.sig))
 		refuse_as(what, "the challenge's signature does not match (forged, or issued to another user)");
-	if (work_concert != concert_id)
+	if (ch.concert_id != concert_id)
 		refuse_as(what, "the challenge was issued for another concert");
-	if (expires <= to_unix_seconds(GetCurrentTimestamp()))
+	if (ch.expires <= to_unix_seconds(GetCurrentTimestamp()))
 		refuse_as(what, "the challenge has expired");
-	if (bits < min_bits)
+	if (ch.bits < min_bits)
 		refuse_as(what, "the challenge is easier than the concert asks");
 
 	ctx = pg_cryptohash_create(PG_SHA256);
 	if (ctx == NULL ||
 		pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) s, strlen(s)) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) s, len) < 0 ||
 		pg_cryptohash_update(ctx, (const uint8 *) ":", 1) < 0 ||
 		pg_cryptohash_update(ctx, (const uint8 *) sol, sol_len) < 0 ||
 		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
@@ -525,9 +464,6 @@ ticket_check_work(text *challenge, text *solution, int64 concert_id, const char 
 				errcode(ERRCODE_OUT_OF_MEMORY),
 				errmsg("could not compute a digest: %s", pg_cryptohash_error(ctx)));
 	pg_cryptohash_free(ctx);
-	if (leading_zero_bits(digest, sizeof(digest)) < bits)
+	if (ticket_leading_zero_bits(digest, sizeof(digest)) < ch.bits)
 		refuse_as(what, "the solution does not solve the challenge");
-	pfree(msg.data);
-	pfree(s);
-	pfree(sol);
 }
