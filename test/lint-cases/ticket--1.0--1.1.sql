@@ -14,3 +14,14 @@ CREATE OR REPLACE FUNCTION ticket.newcomer() RETURNS int -- expect: or-replace
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$ SELECT 1 $$;
 
 CREATE SEQUENCE IF NOT EXISTS ticket.s; -- expect: if-not-exists
+
+-- A procedure that COMMITs may be replaced too; it still names everything.
+CREATE OR REPLACE PROCEDURE ticket.batches()
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	PERFORM ticket.good(1);
+	COMMIT;
+	PERFORM pg_sleep(1); -- expect: do-operator
+END
+$$;
