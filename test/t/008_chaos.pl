@@ -231,6 +231,19 @@ sub consistent
 		|| ' ' || ((SELECT count(*) FROM ticket.seat WHERE state = 'sold')
 			 - (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM ticket.orders WHERE state = 'paid'))}),
 		'0 0', "$when: no seat held or sold without its hold, sold seats are exactly the paid orders' seats");
+	# A compensation commits step by step, in order: a crash between two
+	# steps leaves a prefix of the log, never a gap, and a finished saga has
+	# every step (a skipped one none).
+	is(query(q{
+	SELECT count(*) FROM ticket.saga AS g
+	 CROSS JOIN LATERAL (SELECT coalesce(array_agg(x.step
+			ORDER BY array_position('{cancel_order,release_seats,refund}'::text[], x.step)), '{}') AS steps
+						   FROM ticket.saga_step AS x WHERE x.saga_id = g.saga_id) AS s
+	 WHERE NOT (s.steps = '{}' AND g.state IN ('running', 'skipped')
+				OR s.steps = '{cancel_order}' AND g.state = 'running'
+				OR s.steps = '{cancel_order,release_seats}' AND g.state = 'running'
+				OR s.steps = '{cancel_order,release_seats,refund}' AND g.state IN ('running', 'done'))}),
+		'0', "$when: every compensation's log is a prefix of its steps, complete when done");
 	# The outbox commits with the change it records, and publishing numbers
 	# it without gaps or doubles whatever was cut short.
 	is(query(q{
@@ -246,12 +259,14 @@ sub consistent
 
 # Start a client in the background under its own application_name, so that
 # the fault can tell the spike's connections from the rest (the test framework
-# names every connection after the test).
+# names every connection after the test).  Each stops by itself (pgbench and
+# the simulator after their duration, the witness at its stop file); the
+# timeout turns a client that hangs into a failure instead of a stuck CI job.
 sub start_named
 {
 	my ($name, @args) = @_;
 	local $ENV{PGAPPNAME} = $name;
-	return IPC::Run::start(@args);
+	return IPC::Run::start(@args, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 }
 
 my $worker_pid = q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'ticket worker'};
@@ -272,8 +287,9 @@ for (my $i = $#plan; $i > 0; $i--)
 	@plan[ $i, $j ] = @plan[ $j, $i ];
 }
 my %crashes = (backend_kill => 1, worker_kill => 1, immediate => 1);
-my ($busy_faults, %faults, $committed, $spike_txns, $witnessed, $checked, $lost);
+my (@inflight, $busy_faults, %faults, $committed, $spike_txns, $witnessed, $checked, $lost);
 $busy_faults = $committed = $spike_txns = $checked = $lost = 0;
+@inflight = (0, 0, 0);
 my $first_restart;
 
 for my $round (1 .. $rounds)
@@ -347,7 +363,7 @@ for my $round (1 .. $rounds)
 		# (wait_for_log returns the end of the log it read, not of the match:
 		# one pattern for the whole sequence.)
 		my $restart = qr/terminated by signal 9.*all server processes terminated; reinitializing/s;
-		ok($node->wait_for_log(qr/$restart.*database system is ready to accept connections/s, $log_offset),
+		ok(eval { $node->wait_for_log(qr/$restart.*database system is ready to accept connections/s, $log_offset) },
 			"round $round: the server restarts after the crash");
 	}
 	$first_restart //= query('SELECT now()') if $crashes{$kind};
@@ -391,11 +407,24 @@ for my $round (1 .. $rounds)
 	if ($kind ne 'backend_terminate')
 	{
 		isnt(query($worker_pid), $old_worker, "round $round: it is a new worker");
-		ok($node->wait_for_log(qr/ticket worker: in flight at start: \d+ holds past expiry/, $log_offset),
+		ok(eval { $node->wait_for_log(qr/ticket worker: in flight at start: \d+ holds past expiry/, $log_offset) },
 			"round $round: the new worker reports what was in flight");
+		# What the fault left for it, for the figures.
+		my @n = substr(slurp_file($node->logfile), $log_offset) =~ /in flight at start: (\d+) holds past expiry, (\d+) orders past pay_by, (\d+) compensations running/;
+		$inflight[$_] += $n[$_] // 0 for 0 .. 2;
 	}
 	wait_until(qq{SELECT state = 'expired' FROM ticket.hold WHERE hold_id = $probe},
 		"round $round: the worker expires a hold made after the fault");
+	# And finishes what the fault left in flight: the compensations running
+	# and the orders past their deadline now.
+	my ($sagas, $late) = split /\|/, query(q{
+		SELECT coalesce((SELECT string_agg(saga_id::text, ',') FROM ticket.saga WHERE state = 'running'), '0'),
+			   coalesce((SELECT string_agg(order_id::text, ',') FROM ticket.orders
+						  WHERE state = 'pending' AND pay_by < now()), '0')});
+	wait_until(qq{SELECT count(*) = 0 FROM ticket.saga WHERE saga_id IN ($sagas) AND state = 'running'},
+		"round $round: the worker finishes every compensation left running");
+	wait_until(qq{SELECT count(*) = 0 FROM ticket.orders WHERE order_id IN ($late) AND state = 'pending'},
+		"round $round: and times out every order left past its deadline");
 
 	# The waiting room: pg_cron's launcher and job are there, a new user joins,
 	# is admitted (the step pg_cron runs every second, called here so as not to
@@ -430,8 +459,11 @@ SELECT status FROM ticket.hold_best(1, 'r$round-' || :client_id || '-' || :u, 3,
 
 # pg_cron itself ran the admission job after the first restart (it starts
 # jobs on the minute, so this waits at most about a minute).
-my $cron_ran = qq{SELECT count(*) > 0 FROM cron.job_run_details WHERE start_time > '$first_restart'};
-ok($node->poll_query_until('postgres', $cron_ran), 'pg_cron ran the admission job after a restart');
+if (defined $first_restart)
+{
+	my $cron_ran = qq{SELECT count(*) > 0 FROM cron.job_run_details WHERE start_time > '$first_restart'};
+	ok($node->poll_query_until('postgres', $cron_ran), 'pg_cron ran the admission job after a restart');
+}
 
 # The log: no PANIC, and no error from the worker (the faults it survives
 # are exits, not errors).
@@ -449,9 +481,10 @@ my $totals = query(q{SELECT (SELECT count(*) FROM ticket.hold) || ' holds, ' || 
 diag(sprintf('chaos: %d rounds, faults: %s; %d transactions committed and acknowledged '
 		. '(%d spike, %d resumed, %d witnessed); %d witnessed rows checked (%d distinct); %d lost; '
 		. '%d of the backends faulted were inside a ticket function; '
+		. 'restarted workers found %d holds past expiry, %d orders past pay_by, %d compensations running; '
 		. 'in the tables: %s; %.0f s',
 	$rounds, join(', ', map { "$_ $faults{$_}" } sort keys %faults), $committed, $spike_txns,
-	100 * $rounds, $witnessed, $checked, $witnessed, $lost, $busy_faults, $totals, time - $started));
+	100 * $rounds, $witnessed, $checked, $witnessed, $lost, $busy_faults, @inflight, $totals, time - $started));
 diag("chaos seed $seed") unless Test::More->builder->is_passing;
 
 $node->stop;
