@@ -144,6 +144,34 @@ END
 $$;
 
 /*
+ * Finding (test/t/008_chaos.pl, under load): the worker could deadlock with
+ * ticket.payment_succeeded, which locks the charge, then the order, then the
+ * order's running saga.  maintenance('timeout_payments') held the order and
+ * waited for the charge; maintenance('compensate') held the saga and waited
+ * for the order.  When the adapter lost, a captured payment's report was
+ * refused (40P01).  Both tasks now try-lock what an adapter may hold and
+ * leave a busy order to the next round: the worker never waits.
+ */
+CREATE FUNCTION ticket._try_lock_payments(order_id bigint)
+RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	/*
+	 * Every payment row of the order, whatever its state: an adapter locks
+	 * the job it reports on before the order (a late or a second capture of
+	 * a settled charge too), and a refund's foreign key needs its charge.
+	 * One snapshot: a row locked by someone else is counted but not locked.
+	 */
+	SELECT (SELECT count(*) FROM ticket.payment AS p WHERE p.order_id = $1)
+		 = (SELECT count(*) FROM (SELECT FROM ticket.payment AS p WHERE p.order_id = $1
+									 FOR UPDATE SKIP LOCKED) AS l);
+$$;
+COMMENT ON FUNCTION ticket._try_lock_payments(bigint) IS
+	'Internal: locks every payment job of an order without waiting; false when another transaction holds one (the worker then skips the order).';
+REVOKE ALL ON FUNCTION ticket._try_lock_payments(bigint) FROM PUBLIC;
+
+/*
  * Finding: ticket.maintenance echoed an unknown task whole in its message
  * (a 10,000-character task made a 10,000-character error and log line), and
  * a task of tabs or control characters was "unknown" rather than bad text.
@@ -169,7 +197,8 @@ BEGIN
 		/*
 		 * Holds a checkout has locked are skipped (the checkout decides), and
 		 * so are holds with a seat a buyer is trying right now: the worker
-		 * never waits, so it cannot deadlock with anyone.  Skipped holds are
+		 * never waits (nor in timeout_payments and compensate below), so it
+		 * cannot deadlock with anyone.  Skipped holds are
 		 * free to buyers anyway and are tidied on the next round.
 		 */
 		FOR r IN SELECT h.hold_id, h.concert_id, h.user_id, h.seat_ids FROM ticket.hold AS h
@@ -205,6 +234,13 @@ BEGIN
 				  WHERE o.state = 'pending' AND o.pay_by <= t
 				  ORDER BY o.pay_by LIMIT batch_size
 					FOR UPDATE SKIP LOCKED LOOP
+			/*
+			 * An adapter reporting this order's charge right now holds the
+			 * charge and waits for the order, which this batch holds: waiting
+			 * for the charge would close a deadlock.  Such an order is left
+			 * to the adapter's report (or the next round).
+			 */
+			CONTINUE WHEN NOT ticket._try_lock_payments(r.order_id);
 			PERFORM ticket._call_off_charges(r.order_id, 'timed out');
 			PERFORM ticket._event(r.concert_id, 'payment_timed_out', r.order_id, r.user_id, NULL);
 			PERFORM ticket._start_saga(r.order_id, 'payment timed out', true);
@@ -213,9 +249,18 @@ BEGIN
 		PERFORM ticket._bump_counter('payments_timed_out', n);
 	WHEN 'compensate' THEN
 		/* Whole sagas, oldest first; each step is logged as it is done. */
-		FOR r IN SELECT g.saga_id FROM ticket.saga AS g WHERE g.state = 'running'
+		FOR r IN SELECT g.saga_id, g.order_id FROM ticket.saga AS g WHERE g.state = 'running'
 				  ORDER BY g.saga_id LIMIT batch_size
 					FOR UPDATE SKIP LOCKED LOOP
+			/*
+			 * The order and its payments first, without waiting: an adapter
+			 * reporting a payment holds it and the order and then waits for
+			 * this saga, which this batch holds.  A saga whose order is busy
+			 * is run on the next round.
+			 */
+			CONTINUE WHEN NOT EXISTS (SELECT FROM ticket.orders AS o WHERE o.order_id = r.order_id
+										 FOR UPDATE SKIP LOCKED)
+					   OR NOT ticket._try_lock_payments(r.order_id);
 			WHILE ticket.compensation_step(r.saga_id) LOOP
 			END LOOP;
 			n := n + 1;
