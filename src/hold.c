@@ -342,7 +342,8 @@ check_text(text *t, const char *name, int max, const char *blank_hint)
 {
 	const char *p = VARDATA_ANY(t);
 	int			len = VARSIZE_ANY_EXHDR(t);
-	int			nchars = pg_mbstrlen_with_len(p, len);
+	/* no more bytes than the limit means no more characters: count only past it */
+	int			nchars = len <= max ? len : pg_mbstrlen_with_len(p, len);
 
 	switch (ticket_check_text(p, len, nchars, max, GetDatabaseEncoding() == PG_UTF8))
 	{
