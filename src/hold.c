@@ -735,7 +735,8 @@ ticket_concert_info(int64 concert_id, TicketConcertInfo *info)
 
 /*
  * A concert with a waiting room sells only to users holding a pass: check
- * it (28000 when missing, forged, expired, or for another concert or user).
+ * it (28000 when missing, forged, expired, or for another concert or user),
+ * and that the admission it was issued for still runs (src/queue.c).
  */
 static void
 require_pass(Sale *sale, text *pass, int64 concert_id, text *user_id)
@@ -747,7 +748,8 @@ require_pass(Sale *sale, text *pass, int64 concert_id, text *user_id)
 				errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				errmsg("pass refused: concert " INT64_FORMAT " sells through its waiting room", concert_id),
 				errhint("Pass the pass that ticket.queue_status gives an admitted user."));
-	(void) ticket_check_pass(pass, concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
+	ticket_admission_check(concert_id, user_id,
+						   ticket_check_pass(pass, concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id)));
 }
 
 /* Is this hold tuple live: in checkout, paid, or active and not expired? */

@@ -26,6 +26,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -38,6 +39,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "ticket.h"
@@ -50,7 +52,9 @@ typedef struct QueueCatalog
 	Oid			entry, entry_pkey, queue, queue_pkey, departure, departure_pkey;
 	AttrNumber	e_state, e_seq, e_expires_at;
 	AttrNumber	q_admitted_through, q_sold_out_at, q_gaps;
-	Oid			prequeue, waiting, admitted, expired, left, blocked;
+	/* 0.3 (InvalidAttrNumber / InvalidOid while the extension is older) */
+	AttrNumber	q_rate_reason, q_eta_rate;
+	Oid			prequeue, waiting, admitted, expired, left, blocked, done;
 } QueueCatalog;
 
 static QueueCatalog qc;
@@ -94,6 +98,12 @@ queue_catalog(void)
 	qc.expired = ticket_enum_label(qc.entry, qc.e_state, "expired");
 	qc.left = ticket_enum_label(qc.entry, qc.e_state, "left");
 	qc.blocked = ticket_enum_label(qc.entry, qc.e_state, "blocked");
+	/* Added by 0.3: absent until ALTER EXTENSION ticket UPDATE. */
+	qc.q_rate_reason = get_attnum(qc.queue, "rate_reason");
+	qc.q_eta_rate = get_attnum(qc.queue, "eta_rate");
+	qc.done = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+							  ObjectIdGetDatum(get_atttype(qc.entry, qc.e_state)),
+							  CStringGetDatum("done"));
 	qc.valid = true;
 }
 
@@ -260,8 +270,8 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 	text	   *user_id;
 	TicketConcertInfo info;
 	TupleDesc	tupdesc;
-	Datum		values[8] = {0};
-	bool		nulls[8] = {false, false, false, true, true, true, true, true};
+	Datum		values[9] = {0};
+	bool		nulls[9] = {false, false, false, true, true, true, true, true, true};
 	const char *state;
 	Snapshot	snap;
 	Entry		e;
@@ -300,6 +310,8 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 		state = "left";
 	else if (e.state == qc.blocked)
 		state = "blocked";
+	else if (OidIsValid(qc.done) && e.state == qc.done)
+		state = "done";
 	else if (info.ended)
 		state = "closed";
 	else if (e.state == qc.prequeue && info.draft)
@@ -346,15 +358,40 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 			bool		gaps_null;
 			Datum		gaps = slot_getattr(slot, qc.q_gaps, &gaps_null);
 			int64		ahead = people_ahead(snap, concert_id, e.seq, head, gaps, gaps_null);
-			Interval   *eta = palloc0(sizeof(Interval));
+			double		rate = info.admit_rate;
 
 			state = "waiting";
 			values[4] = Int64GetDatum(ahead);
 			nulls[4] = false;
-			/* admitted at admit_rate a second; the one ahead of all waits a step */
-			eta->time = (ahead + 1) * USECS_PER_SEC / Max(info.admit_rate, 1);
-			values[5] = IntervalPGetDatum(eta);
-			nulls[5] = false;
+
+			/*
+			 * Admitted at the rate the last step chose (admit_rate, less
+			 * under back-pressure, the pace at which slots free up when
+			 * max_active binds; 0 while paused or no seat is free: no ETA),
+			 * and note says why it is below admit_rate.
+			 */
+			if (qc.q_eta_rate != InvalidAttrNumber)
+			{
+				Datum		d = slot_getattr(slot, qc.q_eta_rate, &isnull);
+
+				if (!isnull)
+					rate = DatumGetFloat8(d);
+				d = slot_getattr(slot, qc.q_rate_reason, &isnull);
+				if (!isnull)
+				{
+					values[8] = d;
+					nulls[8] = false;
+				}
+			}
+			if (rate > 0)
+			{
+				Interval   *eta = palloc0(sizeof(Interval));
+
+				/* the one ahead of all waits a step */
+				eta->time = (int64) ((ahead + 1) * (double) USECS_PER_SEC / Max(rate, 0.001));
+				values[5] = IntervalPGetDatum(eta);
+				nulls[5] = false;
+			}
 		}
 		index_endscan(scan);
 		ExecDropSingleTupleTableSlot(slot);
@@ -362,7 +399,44 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 		table_close(rel, NoLock);
 	}
 	values[2] = CStringGetTextDatum(state);
+	/* 0.2's type has no note: the library may be newer than the SQL */
+	if (tupdesc->natts < 9 && !nulls[8])
+		nulls[8] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * A pass dies with its admission: raise 28000 unless the user's entry is
+ * still admitted, for the place the pass names, and not past its
+ * admission_ttl.  Leaving the line, paying, reaching the limit (state done)
+ * or the admission running out all end it.  One index probe, under the
+ * calling statement's snapshot.
+ */
+void
+ticket_admission_check(int64 concert_id, text *user_id, int64 place)
+{
+	Entry		e;
+	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	const char *why = NULL;
+
+	queue_catalog();
+	read_entry(snap, concert_id, user_id, &e);
+	if (!e.found)
+		why = "the user is not in this concert's waiting room";
+	else if (e.state == qc.admitted && e.has_seq && e.seq == place && e.expires_at > GetCurrentTimestamp())
+		return;
+	else if (e.state == qc.left)
+		why = "the user left the waiting room";
+	else if (OidIsValid(qc.done) && e.state == qc.done)
+		why = "the admission ended: the user paid or reached the limit";
+	else if (e.state == qc.admitted && e.has_seq && e.seq != place)
+		why = "it was issued for an earlier admission";
+	else
+		why = "the admission it was issued for has ended";
+	ereport(ERROR,
+			errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			errmsg("pass refused: %s", why),
+			errhint("Join the waiting room again: ticket.join_queue, then ticket.queue_status for a new pass."));
 }
 
 PG_FUNCTION_INFO_V1(ticket_rate_allow_sql);

@@ -121,4 +121,7 @@ typedef struct TicketConcertInfo
 
 extern void ticket_concert_info(int64 concert_id, TicketConcertInfo *info);
 
+/* src/queue.c */
+extern void ticket_admission_check(int64 concert_id, text *user_id, int64 place);
+
 #endif							/* TICKET_H */

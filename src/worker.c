@@ -52,11 +52,29 @@ static int	ticket_worker_interval = 1000;	/* ms */
 static int	ticket_worker_batch = 1000;
 static int	ticket_payment_retry_base = 1000;	/* ms */
 static int	ticket_payment_retry_max = 60000;	/* ms */
+static int	ticket_payment_lifo_after = 2000;	/* ms */
 static int	ticket_idempotency_ttl = 86400; /* s */
 
-/* The tasks of ticket.maintenance(), in the order one round runs them. */
-static const char *const worker_tasks[] = {
-	"expire_holds", "expire_admissions", "timeout_payments", "compensate", "publish_events", "purge",
+/*
+ * The tasks of ticket.maintenance(), in the order one round runs them, and
+ * whether the task came with 0.3 (run only once the extension is 0.3 or
+ * later: the library may be newer than the installed SQL).
+ */
+typedef struct WorkerTask
+{
+	const char *name;
+	bool		since_0_3;
+} WorkerTask;
+
+static const WorkerTask worker_tasks[] = {
+	{"admit", true},
+	{"expire_holds", false},
+	{"expire_admissions", false},
+	{"timeout_payments", false},
+	{"compensate", false},
+	{"notify_payments", true},
+	{"publish_events", false},
+	{"purge", false},
 };
 
 /*
@@ -91,6 +109,10 @@ ticket_worker_define_gucs(void)
 	DefineCustomIntVariable("ticket.payment_retry_max",
 							"Longest delay between two attempts at a payment.",
 							NULL, &ticket_payment_retry_max, 60000, 1, 24 * 3600 * 1000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("ticket.payment_lifo_after",
+							"Age of the oldest due payment job past which ticket.claim_payments serves the freshest first (adaptive LIFO).",
+							NULL, &ticket_payment_lifo_after, 2000, 0, 3600 * 1000,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("ticket.idempotency_ttl",
 							"How long checkout idempotency keys are kept before the worker purges them.",
@@ -192,10 +214,18 @@ run_round(bool *present)
 		int64		n;
 
 		CHECK_FOR_INTERRUPTS();
-		args[0] = CStringGetTextDatum(worker_tasks[i]);
+		args[0] = CStringGetTextDatum(worker_tasks[i].name);
 		args[1] = Int32GetDatum(ticket_worker_batch);
-		n = run_in_transaction(worker_tasks[i], "SELECT ticket.maintenance($1, $2)::bigint",
-							   2, types, args, &failed);
+		if (worker_tasks[i].since_0_3)
+			n = run_in_transaction(worker_tasks[i].name,
+								   "SELECT ticket.maintenance($1, $2)::bigint FROM pg_catalog.pg_extension AS x"
+								   " WHERE x.extname OPERATOR(pg_catalog.=) 'ticket'"
+								   " AND pg_catalog.string_to_array(x.extversion, '.')::pg_catalog.int4[]"
+								   " OPERATOR(pg_catalog.>=) '{0,3}'::pg_catalog.int4[]",
+								   2, types, args, &failed);
+		else
+			n = run_in_transaction(worker_tasks[i].name, "SELECT ticket.maintenance($1, $2)::bigint",
+								   2, types, args, &failed);
 		if (n == -2)
 		{
 			*present = false;
