@@ -43,6 +43,25 @@ include $(PGXS)
 # Every C file includes the shared header; PGXS does not track headers.
 $(OBJS): src/ticket.h src/parse.h
 
+# Two programs outside the module (docs/adapter.md): the payment adapter,
+# src/adapter/ticket-adapter (libpq, libcurl; installed into pg_config
+# --bindir), and the fake payment provider the tests and the demo run,
+# test/fake-psp/fake-psp (not installed).
+TOOLS = src/adapter/ticket-adapter test/fake-psp/fake-psp
+TOOLS_CFLAGS = -O2 -g -std=gnu11 -Wall -Wextra -Werror
+EXTRA_CLEAN += $(TOOLS)
+all: $(TOOLS)
+install: install-adapter
+src/adapter/ticket-adapter: src/adapter/ticket_adapter.c
+	$(CC) $(TOOLS_CFLAGS) -I$(shell $(PG_CONFIG) --includedir) -o $@ $< \
+		-L$(shell $(PG_CONFIG) --libdir) -lpq -lcurl -lm
+test/fake-psp/fake-psp: test/fake-psp/fake_psp.c
+	$(CC) $(TOOLS_CFLAGS) -o $@ $< -lm
+.PHONY: install-adapter
+install-adapter: src/adapter/ticket-adapter
+	$(MKDIR_P) '$(DESTDIR)$(bindir)'
+	$(INSTALL_PROGRAM) src/adapter/ticket-adapter '$(DESTDIR)$(bindir)/ticket-adapter'
+
 .PHONY: test demo bench help lint sqlsmith fuzz installcheck-regress installcheck-isolation installcheck-tap \
 	installcheck-bouncer
 

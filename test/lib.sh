@@ -34,7 +34,7 @@ ticket_packages() {
 
 # The packages every command needs: server, headers, pg_cron, a compiler.
 TICKET_BASE_PACKAGES=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron
-	make gcc libc6-dev)
+	make gcc libc6-dev libpq-dev libcurl4-openssl-dev)
 
 # ticket_build_install: build with warnings as errors and install the extension.
 ticket_build_install() {
