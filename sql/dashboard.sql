@@ -19,8 +19,11 @@ SELECT concert_id, title, state, waiting, admitted, capacity, available, sold, s
   FROM ticket.dashboard ORDER BY concert_id;
 
 SELECT ticket.open_sale(:cid);
--- Two admission steps' worth: four admitted, one still waiting.
-UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '2 seconds' WHERE concert_id = :cid;
+-- Two admission steps a second apart (a step admits at most one second's
+-- worth, admit_rate 2): four admitted, one still waiting.
+UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '1 second' WHERE concert_id = :cid;
+SELECT ticket.admit(:cid) AS admitted;
+UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '1 second' WHERE concert_id = :cid;
 SELECT ticket.admit(:cid) AS admitted;
 
 -- The admitted hold two seats each with their passes.
@@ -39,6 +42,8 @@ SELECT e.seq AS place, c.status, c.amount
   FROM ticket.hold AS h JOIN ticket.queue_entry AS e ON e.concert_id = h.concert_id AND e.user_id = h.user_id,
 	   ticket.checkout(h.hold_id, h.user_id, 'k' || h.hold_id) AS c
  WHERE e.seq <= 3 ORDER BY e.seq;
+-- Three charges wait for an adapter (none for long: no back-pressure yet).
+SELECT payments_due, payment_backlog_seconds < 1 AS fresh FROM ticket.dashboard WHERE concert_id = :cid;
 SELECT count(*) AS claimed FROM ticket.claim_payments('sim', 10, '1 minute');
 SELECT ticket.payment_succeeded(pg_temp.charge(o.order_id), 'ch_' || o.order_id)
   FROM ticket.orders AS o JOIN ticket.queue_entry AS e ON e.concert_id = o.concert_id AND e.user_id = o.user_id
@@ -49,16 +54,19 @@ SELECT ticket.payment_failed(pg_temp.charge(o.order_id), 'card declined', false)
 SELECT ticket.maintenance('compensate', 10) AS compensated;
 
 -- What the operator sees: 1 waiting, 4 admitted, 1 active hold (2 seats),
--- 4 seats sold for 200.00, all in the last minute, one compensation, one dead letter.
+-- 4 seats sold for 200.00, all in the last minute, one compensation, one dead
+-- letter; admission at admit_rate (no reason to be slower), no payment due.
 \x on
 SELECT concert_id, title, state, waiting, admitted, active_holds, capacity, available, held, sold,
 	   orders_pending, orders_paid, revenue, sales_per_minute, compensations, compensations_running,
-	   refunds, dead_letters, sell_out_eta, as_of = now() AS as_of_is_now
+	   refunds, dead_letters, sell_out_eta, as_of = now() AS as_of_is_now,
+	   admit_rate, effective_rate, rate_reason, payments_due, payment_backlog_seconds
   FROM ticket.dashboard WHERE concert_id = :cid;
 \x off
 -- The columns agree with the detailed views.
 SELECT d.available = c.available AND d.held = c.held AND d.sold = c.sold AND d.revenue = c.revenue AS agrees_with_concerts,
-	   d.waiting = q.waiting AND d.admitted = q.admitted AS agrees_with_queues
+	   d.waiting = q.waiting AND d.admitted = q.admitted AND d.effective_rate = q.effective_rate
+	   AND d.rate_reason IS NOT DISTINCT FROM q.rate_reason AS agrees_with_queues
   FROM ticket.dashboard AS d JOIN ticket.concerts AS c USING (concert_id) JOIN ticket.queues AS q USING (concert_id)
  WHERE d.concert_id = :cid;
 

@@ -124,11 +124,15 @@ SELECT state, place, pass IS NOT NULL AS has_pass, expires_at > now() + interval
   FROM ticket.queue_status(:c, :'first');
 SELECT state, "position" FROM ticket.queue_status(:c, :'third');
 SELECT admitted_through, admitted, waiting FROM ticket.queues WHERE concert_id = :c;
--- A step after a long pause admits everyone waiting here (up to 10 seconds' worth).
+-- A step after a long pause admits one second's worth, not a burst: two of
+-- the five waiting; the next steps, a second apart, admit the rest.
 UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '1 hour' WHERE concert_id = :c;
-UPDATE ticket.concert SET admit_rate = 1 WHERE concert_id = :c;
 SELECT ticket.admit(:c) AS admitted_after_pause;
-UPDATE ticket.concert SET admit_rate = 2 WHERE concert_id = :c;
+SELECT admitted_through, admitted, waiting, effective_rate, rate_reason FROM ticket.queues WHERE concert_id = :c;
+UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '1 second' WHERE concert_id = :c;
+SELECT ticket.admit(:c) AS admitted;
+UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '1 second' WHERE concert_id = :c;
+SELECT ticket.admit(:c) AS admitted_the_last;
 SELECT count(*) FILTER (WHERE state = 'admitted') AS admitted, count(*) FILTER (WHERE state = 'waiting') AS waiting
   FROM ticket.queue_entry WHERE concert_id = :c;
 
@@ -175,10 +179,13 @@ SELECT departed, waiting FROM ticket.queues WHERE concert_id = :c;
 -- The cap: at most max_active admitted at once.
 SELECT ticket.update_concert(:c, max_active => 6);
 SELECT count(*) AS active FROM ticket.queue_entry WHERE concert_id = :c AND state = 'admitted' AND expires_at > now();
-UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '5 seconds' WHERE concert_id = :c;
+UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '1 second' WHERE concert_id = :c;
 SELECT ticket.admit(:c) AS admitted_under_cap;
+-- Those waiting are told why it is slower.
+SELECT rate_reason FROM ticket.queues WHERE concert_id = :c;
+SELECT state, note FROM ticket.queue_status(:c, 'u3');
 SELECT state FROM ticket.leave_queue(:c, :'first');
-UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '5 seconds' WHERE concert_id = :c;
+UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '1 second' WHERE concert_id = :c;
 SELECT ticket.admit(:c) AS admitted_after_one_left;
 SELECT ticket.update_concert(:c, max_active => 0);
 
@@ -291,7 +298,7 @@ SELECT count(*) FROM (SELECT ticket.join_queue(:ll, 'p' || g) FROM generate_seri
 SELECT ticket.open_sale(:ll);
 SELECT count(*) AS left FROM (SELECT ticket.leave_queue(:ll, 'p' || g) FROM generate_series(1, 3500) AS g
 	WHERE g % 7 = 0 OR g BETWEEN 1500 AND 1600) AS l;
--- An hour since the last step admits 10 seconds' worth (admit_rate 100), no more.
+-- An hour since the last step admits one second's worth (admit_rate 100), no more.
 UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '1 hour' WHERE concert_id = :ll;
 SELECT ticket.admit(:ll) AS admitted;
 SELECT count(*) > 10 AS checked_some,

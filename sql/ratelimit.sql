@@ -53,6 +53,10 @@ RESET ROLE;
 SET ROLE ticket_admin;
 SELECT pg_temp.err($$SET ticket.user_burst = 1000$$);
 RESET ROLE;
+-- Nor may an adapter change the order claim_payments hands jobs out in.
+SET ROLE ticket_adapter;
+SELECT pg_temp.err($$SET ticket.payment_lifo_after = 0$$);
+RESET ROLE;
 
 SELECT counter, value > 0 AS seen FROM ticket.counters() WHERE counter = 'holds_rate_limited';
 SELECT count(*) AS violations FROM ticket.verify();

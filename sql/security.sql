@@ -163,6 +163,7 @@ UPDATE ticket.queue SET last_tick = pg_catalog.clock_timestamp() - interval '1 s
 SET ROLE ticket_admin;
 CALL ticket.run_admission(1);
 SELECT ticket.admit(:hq) AS admitted_again;
+SELECT ticket.pause_admission(:hq) AS paused, ticket.resume_admission(:hq) AS resumed;
 RESET ROLE;
 SET ROLE ticket_customer;
 SELECT state, place IS NOT NULL AS has_place FROM ticket.queue_status(:hq, 'eve');
@@ -179,10 +180,16 @@ SET ROLE ticket_adapter;
 SELECT payment_id AS ep, kind FROM ticket.claim_payments('hijacked', 5, '1 minute') \gset
 SELECT ticket.payment_failed(:ep, 'network', true);
 SELECT ticket.payment_succeeded(:ep, 'ch_hijack');
+SELECT * FROM ticket.report_payments(format('[{"payment_id": %s, "outcome": "succeeded", "provider_ref": "ch_hijack"}]', :ep)::jsonb);
 RESET ROLE;
 SET ROLE ticket_admin;
 CALL ticket.compensate(:eo, 'hijack test');
-SELECT t, ticket.maintenance(t) FROM unnest(ARRAY['expire_holds', 'expire_admissions', 'timeout_payments', 'compensate', 'purge']) AS t;
+SELECT t, ticket.maintenance(t) FROM unnest(ARRAY['expire_holds', 'expire_admissions', 'timeout_payments', 'compensate', 'purge',
+	'notify_payments']) AS t;
+-- (A step for the scheduled queue, or none when its last step is under 1.5 s old.)
+SELECT ticket.maintenance('admit') OPERATOR(pg_catalog.<=) 1 AS admit_task;
+SELECT effective_rate, rate_reason, payments_due FROM ticket.dashboard WHERE concert_id = :hq;
+SELECT count(*) > 0 AS has_metrics FROM ticket.metrics();
 SELECT ticket.publish_events() OPERATOR(pg_catalog.>) 0 AS published;
 SELECT count(*) > 0 AS has_events FROM ticket.events_since(0);
 SELECT waiting, admitted, departed FROM ticket.queues WHERE concert_id = :hq;
