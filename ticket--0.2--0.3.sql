@@ -13,8 +13,9 @@
  *   absorbs now).  The signal is the age of the oldest payment job that is
  *   due and not yet claimed by an adapter (ticket._payment_backlog).  When it
  *   passes a target (a tenth of payment_timeout, at least 2 s) the rate is
- *   halved, at most once per target period; below the target it grows back
- *   by 5 % of admit_rate a second (AIMD).
+ *   halved, at most once per target period and only while the backlog is
+ *   not shrinking; below the target it grows back by 2 % of admit_rate a
+ *   second (AIMD).
  * - Smooth, pausable admission: a step never admits more than one second's
  *   worth, whatever the gap since the last one (pause, unschedule, restart,
  *   pg_cron's minute); ticket.pause_admission / ticket.resume_admission; the
@@ -45,6 +46,7 @@ ALTER TABLE ticket.queue
 	ADD COLUMN rate double precision,
 	ADD COLUMN rate_reason text,
 	ADD COLUMN rate_cut_at timestamptz,
+	ADD COLUMN rate_cut_due bigint,
 	ADD COLUMN eta_rate double precision,
 	ADD COLUMN pace double precision,
 	ADD COLUMN admission_paused_at timestamptz;
@@ -54,6 +56,8 @@ COMMENT ON COLUMN ticket.queue.rate_reason IS
 	'Why the last step admitted below admit_rate: paused, payments behind, recovering, slots full, no seats free, sold out (NULL: at admit_rate).';
 COMMENT ON COLUMN ticket.queue.rate_cut_at IS
 	'When back-pressure last halved the rate (it halves at most once per target period).';
+COMMENT ON COLUMN ticket.queue.rate_cut_due IS
+	'The payment backlog (due charges) at the last cut: the rate is cut again only if it has not shrunk by a tenth.';
 COMMENT ON COLUMN ticket.queue.eta_rate IS
 	'The admissions per second a waiting user''s ETA assumes (0: none while paused or no seat is free).';
 COMMENT ON COLUMN ticket.queue.pace IS
@@ -121,6 +125,8 @@ DECLARE
 	target double precision;
 	age double precision;
 	cut_at timestamptz;
+	cut_due bigint;
+	due bigint;
 	reason text;
 	eta double precision;
 	smooth double precision;
@@ -199,23 +205,30 @@ BEGIN
 	/*
 	 * Back-pressure, AIMD: halve when the oldest unclaimed charge has waited
 	 * longer than the target (at most once per target period, the time a
-	 * cut takes to show), else add 5 % of admit_rate per second.  Never
+	 * cut takes to show), else add 2 % of admit_rate per second.  Never
 	 * above admit_rate, never below 2 % of it (at least 1/s): the line
 	 * always moves, and a recovering provider is found.
 	 */
 	eff := least(coalesce(q.rate, c.admit_rate), c.admit_rate);
 	floor_rate := greatest(1.0, 0.02 * c.admit_rate);
 	target := ticket._pressure_target(c.payment_timeout);
-	age := (ticket._payment_backlog(concert_id)).oldest_due_age;
+	SELECT b.due, b.oldest_due_age INTO due, age FROM ticket._payment_backlog(concert_id) AS b;
 	cut_at := q.rate_cut_at;
+	cut_due := q.rate_cut_due;
 	IF age > target THEN
-		IF cut_at IS NULL OR extract(epoch FROM t - cut_at) >= target THEN
+		/*
+		 * Cut again only when the last cut has had time to show and the
+		 * backlog has not shrunk by a tenth since: a draining backlog is
+		 * left to drain at the rate that drains it.
+		 */
+		IF cut_at IS NULL OR (extract(epoch FROM t - cut_at) >= target AND due >= 0.9 * coalesce(cut_due, 0)) THEN
 			eff := greatest(floor_rate, eff / 2);
 			cut_at := t;
+			cut_due := due;
 		END IF;
 		reason := 'payments behind';
 	ELSE
-		eff := least(c.admit_rate::double precision, eff + 0.05 * c.admit_rate * step);
+		eff := least(c.admit_rate::double precision, eff + greatest(1.0, 0.02 * c.admit_rate) * step);
 		reason := CASE WHEN eff < c.admit_rate THEN 'recovering' END;
 	END IF;
 
@@ -259,7 +272,8 @@ BEGIN
 	UPDATE ticket.queue AS x
 	   SET tokens = tokens - floor(tokens), last_tick = t, admitted_through = head,
 		   admitted = x.admitted + k, paused_since = NULL, sold_out_at = NULL,
-		   rate = eff, rate_reason = reason, rate_cut_at = cut_at, eta_rate = eta, pace = smooth
+		   rate = eff, rate_reason = reason, rate_cut_at = cut_at, rate_cut_due = cut_due, eta_rate = eta,
+		   pace = smooth
 	 WHERE x.concert_id = concert_id;
 	IF k > 0 THEN
 		PERFORM ticket._event(concert_id, 'admitted', NULL, NULL,
@@ -824,7 +838,7 @@ SELECT q.concert_id, k.title, k.state AS concert_state, q.scheduled,
 	   pg_catalog.encode(q.seed_hash, 'hex') AS seed_hash,
 	   CASE WHEN q.drawn_at IS NOT NULL THEN pg_catalog.encode(q.seed, 'hex') END AS seed,
 	   q.drawn_at, q.drawn,
-	   round(coalesce(q.rate, k.admit_rate)::numeric, 1) AS effective_rate,
+	   round(CASE WHEN q.eta_rate = 0 THEN 0 ELSE coalesce(q.rate, k.admit_rate) END::numeric, 1) AS effective_rate,
 	   q.rate_reason, q.admission_paused_at,
 	   round(q.pace::numeric, 1) AS pace
   FROM ticket.queue AS q
@@ -857,7 +871,8 @@ SELECT c.concert_id, c.title, c.state,
   JOIN ticket.concerts AS s ON s.concert_id = c.concert_id
   LEFT JOIN LATERAL (
 	SELECT ticket._waiting(x) AS waiting, x.admitted,
-		   round(coalesce(x.rate, c.admit_rate)::numeric, 1) AS effective_rate, x.rate_reason
+		   round(CASE WHEN x.eta_rate = 0 THEN 0 ELSE coalesce(x.rate, c.admit_rate) END::numeric, 1) AS effective_rate,
+		   x.rate_reason
 	  FROM ticket.queue AS x WHERE x.concert_id = c.concert_id) AS q ON true
  CROSS JOIN LATERAL ticket._payment_backlog(c.concert_id) AS b
  CROSS JOIN LATERAL (

@@ -26,6 +26,18 @@ replot
 unset y2tics
 unset y2label
 
+set output dir."/flow.png"
+set title "Flow control: admission follows what the payments absorb"
+set ylabel "per second"
+set y2tics
+set y2label "seconds"
+plot dir."/timeline.csv" using 1:11 every ::1 with lines lw 2 title "effective admission rate", \
+     ''                 using 1:14 every ::1 with lines lw 1 title "admitted/s", \
+     ''                 using 1:15 every ::1 with lines lw 1 title "orders paid/s", \
+     ''                 using 1:13 every ::1 axes x1y2 with lines lw 2 dt 2 title "age of the oldest unclaimed charge (s, right)"
+unset y2tics
+unset y2label
+
 set output dir."/latency.png"
 set title "Latency of hold and checkout, commit included (5-second buckets)"
 set ylabel "milliseconds"

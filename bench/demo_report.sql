@@ -10,14 +10,17 @@ SELECT * FROM ticket.dashboard WHERE concert_id = 1;
 
 \echo '== the sale'
 SELECT to_char(k.opened_at, 'HH24:MI:SS') AS opened,
-	   to_char(o.last_sale, 'HH24:MI:SS') AS sold_out,
-	   round(extract(epoch FROM o.last_sale - k.opened_at)::numeric, 1) AS seconds_to_sell_out,
+	   /* Only a concert that is sold out has a sell-out time. */
+	   CASE WHEN s.sold >= k.seat_count THEN to_char(o.last_sale, 'HH24:MI:SS') ELSE 'not sold out' END AS sold_out,
+	   CASE WHEN s.sold >= k.seat_count THEN round(extract(epoch FROM o.last_sale - k.opened_at)::numeric, 1) END
+		   AS seconds_to_sell_out,
+	   s.sold AS seats_sold,
 	   k.seat_count AS seats,
 	   q.admitted AS fans_admitted,
 	   h.holds, h.confirmed AS holds_bought, h.abandoned AS holds_expired, h.released AS holds_released,
 	   o.paid AS orders_paid,
 	   round(o.seats::numeric / o.paid, 2) AS seats_per_order
-  FROM ticket.concert AS k, ticket.queue AS q,
+  FROM ticket.concert AS k, ticket.queue AS q, ticket.concerts AS s,
 	   (SELECT count(*) AS holds, count(*) FILTER (WHERE state = 'confirmed') AS confirmed,
 			   count(*) FILTER (WHERE state = 'expired') AS abandoned,
 			   count(*) FILTER (WHERE state = 'released') AS released
@@ -25,7 +28,7 @@ SELECT to_char(k.opened_at, 'HH24:MI:SS') AS opened,
 	   (SELECT max(paid_at) AS last_sale, count(*) FILTER (WHERE state = 'paid') AS paid,
 			   sum(cardinality(seat_ids)) FILTER (WHERE state = 'paid') AS seats
 		  FROM ticket.orders WHERE concert_id = 1) AS o
- WHERE k.concert_id = 1 AND q.concert_id = 1;
+ WHERE k.concert_id = 1 AND q.concert_id = 1 AND s.concert_id = 1;
 
 \echo '== throughput over the sale (per second, from opening to the last sale)'
 SELECT round(h.n / d.s, 1) AS holds_per_s,
@@ -58,7 +61,9 @@ SELECT status, count(*) AS calls, round(100.0 * count(*) / sum(count(*)) OVER ()
 SELECT count(*) FILTER (WHERE kind = 'charge') AS charges,
 	   count(*) FILTER (WHERE kind = 'charge' AND state IN ('succeeded', 'refunded')) AS captured,
 	   count(*) FILTER (WHERE kind = 'charge' AND attempts > 1) AS retried,
-	   coalesce(sum(attempts - 1) FILTER (WHERE kind = 'charge'), 0) AS retries,
+	   /* a charge called off before any adapter claimed it has 0 attempts */
+	   coalesce(sum(greatest(attempts - 1, 0)) FILTER (WHERE kind = 'charge'), 0) AS retries,
+	   count(*) FILTER (WHERE kind = 'charge' AND attempts = 0) AS never_claimed,
 	   count(*) FILTER (WHERE dead_at IS NOT NULL) AS dead_lettered,
 	   count(*) FILTER (WHERE kind = 'refund') AS refunds,
 	   count(*) FILTER (WHERE kind = 'refund' AND state = 'succeeded') AS refunds_paid
@@ -66,6 +71,16 @@ SELECT count(*) FILTER (WHERE kind = 'charge') AS charges,
 SELECT g.reason, g.state, count(*) AS sagas, count(*) FILTER (WHERE s.step = 'release_seats') AS seats_released_steps
   FROM ticket.saga AS g LEFT JOIN ticket.saga_step AS s ON s.saga_id = g.saga_id AND s.step = 'release_seats'
  GROUP BY 1, 2 ORDER BY 1, 2;
+
+\echo '== flow control: orders that timed out waiting for a payment (goal: under 2 %)'
+SELECT count(*) AS orders,
+	   count(*) FILTER (WHERE g.reason = 'payment timed out') AS timed_out,
+	   round(100.0 * count(*) FILTER (WHERE g.reason = 'payment timed out') / greatest(count(*), 1), 2) AS timed_out_pct,
+	   count(*) FILTER (WHERE p.attempts = 0 AND g.reason = 'payment timed out') AS called_off_before_a_claim
+  FROM ticket.orders AS o
+  LEFT JOIN ticket.saga AS g ON g.order_id = o.order_id
+  LEFT JOIN ticket.payment AS p ON p.order_id = o.order_id AND p.kind = 'charge'
+ WHERE o.concert_id = 1;
 
 \echo '== money: what was captured, kept and given back'
 SELECT (SELECT coalesce(sum(amount), 0) FROM ticket.orders WHERE state = 'paid') AS revenue_paid_orders,
