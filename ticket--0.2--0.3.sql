@@ -16,10 +16,10 @@
  *   halved, at most once per target period and only while the backlog is
  *   not shrinking; below the target it grows back by 2 % of admit_rate a
  *   second (AIMD).
- * - Smooth, pausable admission: a step never admits more than one second's
+ * - Smooth, pausable admission: a step never admits more than 1.25 seconds'
  *   worth, whatever the gap since the last one (pause, unschedule, restart,
  *   pg_cron's minute); ticket.pause_admission / ticket.resume_admission; the
- *   worker steps a scheduled concert whose last step is over 1.5 s old, so
+ *   worker steps a scheduled concert whose last step is over 0.75 s old, so
  *   admission goes on in the seconds before pg_cron 1.4's next minute.
  * - Slots that end: a buyer's admission ends ("done") when their order is
  *   paid or a checkout reaches their limit; leaving ends it too, and a pass
@@ -101,7 +101,7 @@ COMMENT ON FUNCTION ticket._pressure_target(interval) IS
 
 /*
  * One admission step.  What changed from 0.1:
- * - a step admits at most one second's worth, however long since the last
+ * - a step admits at most 1.25 seconds' worth, however long since the last
  *   (0.1 saved up to 10 s: 240 fans at once at rate 20 after a resume);
  * - the rate follows back-pressure (AIMD on the payment backlog's age);
  * - an admin pause;
@@ -196,11 +196,12 @@ BEGIN
 	END IF;
 
 	/*
-	 * At most one second's worth per step: after a pause, a restart or a
-	 * gap before pg_cron's next minute, admission resumes at the rate.
+	 * At most 1.25 seconds' worth per step: after a pause, a restart or a
+	 * gap before pg_cron's next minute, admission resumes at the rate (a
+	 * step a little late loses nothing; a gap is not saved up).
 	 */
 	dt := greatest(extract(epoch FROM t - coalesce(q.last_tick, t)), 0);
-	step := least(dt, 1.0);
+	step := least(dt, 1.25);
 
 	/*
 	 * Back-pressure, AIMD: halve when the oldest unclaimed charge has waited
@@ -320,7 +321,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'concert % has no waiting room', concert_id USING ERRCODE = '55000';
 	END IF;
-	/* The next step admits one second's worth at most: no burst. */
+	/* The next step admits 1.25 seconds' worth at most: no burst. */
 	UPDATE ticket.queue AS q SET admission_paused_at = NULL, rate_reason = NULL, eta_rate = NULL, tokens = 0
 	 WHERE q.concert_id = concert_id AND q.admission_paused_at IS NOT NULL;
 	RETURN FOUND;
@@ -687,7 +688,7 @@ COMMENT ON FUNCTION ticket.report_payments(jsonb) IS
 
 /*
  * Two new tasks: admit (a step for every scheduled concert whose last step
- * is over 1.5 s old: the seconds before pg_cron 1.4's next minute, or after
+ * is over 0.75 s old: the seconds before pg_cron 1.4's next minute, or after
  * a restart) and notify_payments (NOTIFY ticket_payment while charges or
  * refunds are due, so that adapters wait on LISTEN instead of polling).
  * timeout_payments uses ticket._time_out_order, shared with claim_payments.
@@ -792,14 +793,14 @@ BEGIN
 	WHEN 'admit' THEN
 		/*
 		 * pg_cron steps scheduled concerts every second while its job runs;
-		 * a concert whose last step is older than 1.5 s (before the job's
+		 * a concert whose last step is older than 0.75 s (before the job's
 		 * next minute, after a restart) gets a step here.  The bucket runs on
 		 * elapsed time, so a step from both admits no more than one.
 		 */
 		FOR r IN SELECT q.concert_id FROM ticket.queue AS q
 				   JOIN ticket.concert AS k ON k.concert_id = q.concert_id
 				  WHERE q.scheduled AND k.state = 'on_sale' AND q.drawn_at IS NOT NULL
-					AND (q.last_tick IS NULL OR q.last_tick < clock_timestamp() - interval '1.5 seconds')
+					AND (q.last_tick IS NULL OR q.last_tick < clock_timestamp() - interval '0.75 seconds')
 				  ORDER BY q.concert_id LIMIT batch_size
 					FOR UPDATE OF q SKIP LOCKED LOOP
 			PERFORM ticket.admit(r.concert_id);
