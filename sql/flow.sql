@@ -35,6 +35,10 @@ $$;
 CREATE FUNCTION pg_temp.at(c bigint, place bigint) RETURNS text LANGUAGE sql AS $$
 	SELECT user_id FROM ticket.queue_entry WHERE concert_id = c AND seq = place
 $$;
+-- The user waiting with n people ahead.
+CREATE FUNCTION pg_temp.waiting_at(c bigint, ahead integer) RETURNS text LANGUAGE sql AS $$
+	SELECT user_id FROM ticket.queue_entry WHERE concert_id = c AND state = 'waiting' ORDER BY seq OFFSET ahead LIMIT 1
+$$;
 CREATE FUNCTION pg_temp.charge(o bigint) RETURNS bigint LANGUAGE sql AS $$
 	SELECT payment_id FROM ticket.payment WHERE order_id = o AND kind = 'charge'
 $$;
@@ -64,14 +68,15 @@ $$;
 
 ------------------------------------------------------------------------
 -- 1. Pause and resume: one call each; no burst after a pause, a long gap
---    or a late first step.
+--    or a late first step: a step admits at most 1.25 seconds' worth (a
+--    step a little late loses nothing; a gap is not saved up).
 SELECT ticket.create_concert('Flow Night', '2100-06-01 20:00+00', now() + interval '1 day',
 	queue => true, admit_rate => 10, per_user_limit => 2) AS f \gset
 SELECT ticket.add_standing(:f, 'Pit', 'GA', 20, 1000);
 SELECT count(*) AS joined FROM generate_series(1, 300) AS g, ticket.join_queue(:f, 'fan' || g) AS j;
 SELECT ticket.open_sale(:f);
--- The first step an hour after opening (a worker that started late): one
--- second's worth at admit_rate 10, not an hour's.
+-- The first step an hour after opening (a worker that started late): 1.25
+-- seconds' worth at admit_rate 10 (12, a quarter carried), not an hour's.
 SELECT pg_temp.step(:f, 3600) AS first_step;
 SELECT admitted, waiting, effective_rate, rate_reason, admission_paused_at FROM ticket.queues WHERE concert_id = :f;
 
@@ -79,8 +84,9 @@ SELECT ticket.pause_admission(:f) AS paused;
 SELECT ticket.pause_admission(:f) AS paused_again;
 SELECT admission_paused_at IS NOT NULL AS paused, rate_reason FROM ticket.queues WHERE concert_id = :f;
 -- Those waiting see why, and no ETA.
-SELECT state, "position", eta, note FROM ticket.queue_status(:f, pg_temp.at(:f, 11));
--- Steps while paused admit nobody, however long since the last.
+SELECT state, "position", eta, note FROM ticket.queue_status(:f, pg_temp.waiting_at(:f, 0));
+-- Steps while paused admit nobody, however long since the last; the
+-- effective rate is 0.
 SELECT pg_temp.step(:f) AS while_paused, pg_temp.step(:f, 3600) AS an_hour_later;
 SELECT name, value FROM ticket.metrics()
  WHERE labels ->> 'concert_id' = :'f' AND name IN ('ticket_concert_admission_paused', 'ticket_concert_admission_rate')
@@ -91,8 +97,8 @@ SELECT status FROM ticket.hold_best(:f, pg_temp.at(:f, 1), 1, 1, pass => pg_temp
 SELECT ticket.resume_admission(:f) AS resumed;
 SELECT ticket.resume_admission(:f) AS resumed_again;
 -- The ETA is back: position 0 waits one step, (position + 1) / 10 s.
-SELECT state, "position", eta, note FROM ticket.queue_status(:f, pg_temp.at(:f, 11));
--- An hour after the last step (the pause): one second's worth, no burst.
+SELECT state, "position", eta, note FROM ticket.queue_status(:f, pg_temp.waiting_at(:f, 0));
+-- An hour after the last step (the pause): 1.25 seconds' worth (12), no burst.
 SELECT pg_temp.step(:f, 3600) AS after_resume;
 SELECT admitted, waiting, effective_rate, rate_reason, admission_paused_at FROM ticket.queues WHERE concert_id = :f;
 
@@ -117,7 +123,7 @@ SELECT name, value FROM ticket.metrics()
 -- Waiting users are told, and their ETA is at the effective rate: (position + 1) / 5 s.
 SELECT state, "position", eta, note,
 	   eta = make_interval(secs => ("position" + 1) / 5.0) AS eta_at_effective_rate
-  FROM ticket.queue_status(:f, pg_temp.at(:f, 40));
+  FROM ticket.queue_status(:f, pg_temp.waiting_at(:f, 9));
 -- A target period later (rate_cut_at moved back), it halves again: 2.5, then
 -- 1.25, then the floor (2 % of admit_rate, at least 1 a second).
 UPDATE ticket.queue SET rate_cut_at = rate_cut_at - interval '61 seconds' WHERE concert_id = :f;
@@ -128,20 +134,20 @@ UPDATE ticket.queue SET rate_cut_at = rate_cut_at - interval '61 seconds' WHERE 
 SELECT * FROM pg_temp.steps(:f, 1);
 UPDATE ticket.queue SET rate_cut_at = rate_cut_at - interval '61 seconds' WHERE concert_id = :f;
 SELECT * FROM pg_temp.steps(:f, 1);
--- An adapter claims the backlog: the rate grows back by 5 % of admit_rate a
--- second (recovering), reaches admit_rate and stays there.
+-- An adapter claims the backlog: the rate grows back by 2 % of admit_rate a
+-- second, at least 1 (recovering), reaches admit_rate and stays there.
 SELECT count(*) AS claimed FROM ticket.claim_payments('sim', 100, '1 minute');
 SELECT payments_due, payment_backlog_seconds FROM ticket.dashboard WHERE concert_id = :f;
-SELECT * FROM pg_temp.steps(:f, 21);
+SELECT * FROM pg_temp.steps(:f, 12);
 SELECT name, value FROM ticket.metrics()
  WHERE labels ->> 'concert_id' = :'f' AND name IN ('ticket_concert_admission_rate', 'ticket_concert_admission_throttled')
  ORDER BY name;
 SELECT state, note, eta = make_interval(secs => ("position" + 1) / 10.0) AS eta_at_admit_rate
-  FROM ticket.queue_status(:f, pg_temp.at(:f, 250));
+  FROM ticket.queue_status(:f, pg_temp.waiting_at(:f, 100));
 -- While recovering, a waiting user's note says so.
 UPDATE ticket.queue SET rate = 4, rate_reason = 'recovering', eta_rate = 4 WHERE concert_id = :f;
 SELECT state, note, eta = make_interval(secs => ("position" + 1) / 4.0) AS eta_at_effective_rate
-  FROM ticket.queue_status(:f, pg_temp.at(:f, 250));
+  FROM ticket.queue_status(:f, pg_temp.waiting_at(:f, 100));
 SELECT pg_temp.step(:f) AS admitted;
 SELECT effective_rate, rate_reason FROM ticket.queues WHERE concert_id = :f;
 SELECT * FROM ticket.verify(:f);

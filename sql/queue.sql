@@ -124,8 +124,8 @@ SELECT state, place, pass IS NOT NULL AS has_pass, expires_at > now() + interval
   FROM ticket.queue_status(:c, :'first');
 SELECT state, "position" FROM ticket.queue_status(:c, :'third');
 SELECT admitted_through, admitted, waiting FROM ticket.queues WHERE concert_id = :c;
--- A step after a long pause admits one second's worth, not a burst: two of
--- the five waiting; the next steps, a second apart, admit the rest.
+-- A step after a long pause admits at most 1.25 seconds' worth, not a
+-- burst: two of the five waiting; the next steps, a second apart, admit the rest.
 UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '1 hour' WHERE concert_id = :c;
 SELECT ticket.admit(:c) AS admitted_after_pause;
 SELECT admitted_through, admitted, waiting, effective_rate, rate_reason FROM ticket.queues WHERE concert_id = :c;
@@ -298,7 +298,7 @@ SELECT count(*) FROM (SELECT ticket.join_queue(:ll, 'p' || g) FROM generate_seri
 SELECT ticket.open_sale(:ll);
 SELECT count(*) AS left FROM (SELECT ticket.leave_queue(:ll, 'p' || g) FROM generate_series(1, 3500) AS g
 	WHERE g % 7 = 0 OR g BETWEEN 1500 AND 1600) AS l;
--- An hour since the last step admits one second's worth (admit_rate 100), no more.
+-- An hour since the last step admits 1.25 seconds' worth (admit_rate 100), no more.
 UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '1 hour' WHERE concert_id = :ll;
 SELECT ticket.admit(:ll) AS admitted;
 SELECT count(*) > 10 AS checked_some,
