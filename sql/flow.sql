@@ -302,7 +302,7 @@ SELECT * FROM ticket.verify(:p);
 
 ------------------------------------------------------------------------
 -- 6. The worker's new tasks.  admit: a step for each scheduled concert on
---    sale whose last step is over 1.5 s old; a fresh one is left alone.
+--    sale whose last step is old (pg_cron missed it); a fresh one is left alone.
 SELECT ticket.create_concert('Old Tick', '2100-06-01 20:00+00', now() + interval '1 day',
 	queue => true, admit_rate => 3) AS a1 \gset
 SELECT ticket.add_standing(:a1, 'Pit', 'GA', 10, 100);

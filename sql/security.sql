@@ -186,7 +186,7 @@ SET ROLE ticket_admin;
 CALL ticket.compensate(:eo, 'hijack test');
 SELECT t, ticket.maintenance(t) FROM unnest(ARRAY['expire_holds', 'expire_admissions', 'timeout_payments', 'compensate', 'purge',
 	'notify_payments']) AS t;
--- (A step for the scheduled queue, or none when its last step is under 1.5 s old.)
+-- (A step for the scheduled queue, or none when its last step is recent.)
 SELECT ticket.maintenance('admit') OPERATOR(pg_catalog.<=) 1 AS admit_task;
 SELECT effective_rate, rate_reason, payments_due FROM ticket.dashboard WHERE concert_id = :hq;
 SELECT count(*) > 0 AS has_metrics FROM ticket.metrics();
