@@ -51,7 +51,7 @@ ALTER TABLE ticket.queue
 	ADD COLUMN pace double precision,
 	ADD COLUMN admission_paused_at timestamptz;
 COMMENT ON COLUMN ticket.queue.rate IS
-	'Admissions per second the last step used: admit_rate, or less while payments are behind (back-pressure).';
+	'Admissions per second the last step used while back-pressure holds it below admit_rate; NULL at admit_rate (so raising admit_rate takes effect at once).';
 COMMENT ON COLUMN ticket.queue.rate_reason IS
 	'Why the last step admitted below admit_rate: paused, payments behind, recovering, slots full, no seats free, sold out (NULL: at admit_rate).';
 COMMENT ON COLUMN ticket.queue.rate_cut_at IS
@@ -128,6 +128,7 @@ DECLARE
 	cut_due bigint;
 	due bigint;
 	reason text;
+	capped boolean := false;
 	eta double precision;
 	smooth double precision;
 	tokens double precision;
@@ -240,7 +241,9 @@ BEGIN
 		 WHERE e.concert_id = concert_id AND e.state = 'admitted' AND e.expires_at > t;
 		IF n > c.max_active - active THEN
 			n := greatest(c.max_active - active, 0);
-			reason := 'slots full';
+			capped := true;
+			/* Back-pressure is the news when both hold admission back. */
+			reason := CASE WHEN reason = 'payments behind' THEN reason ELSE 'slots full' END;
 		END IF;
 	END IF;
 	head := q.admitted_through;
@@ -267,13 +270,13 @@ BEGIN
 		smooth := smooth + (1 - exp(-dt / 10)) * (k / dt - smooth);
 	END IF;
 	/* An ETA assumes the rate, or the pace at which slots free up when the cap binds. */
-	eta := CASE WHEN reason = 'slots full' THEN least(eff, smooth) ELSE eff END;
+	eta := CASE WHEN capped THEN least(eff, smooth) ELSE eff END;
 
 	/* What was not used (nobody waiting, or the cap) is not saved up. */
 	UPDATE ticket.queue AS x
 	   SET tokens = tokens - floor(tokens), last_tick = t, admitted_through = head,
 		   admitted = x.admitted + k, paused_since = NULL, sold_out_at = NULL,
-		   rate = eff, rate_reason = reason, rate_cut_at = cut_at, rate_cut_due = cut_due, eta_rate = eta,
+		   rate = CASE WHEN eff >= c.admit_rate THEN NULL ELSE eff END, rate_reason = reason, rate_cut_at = cut_at, rate_cut_due = cut_due, eta_rate = eta,
 		   pace = smooth
 	 WHERE x.concert_id = concert_id;
 	IF k > 0 THEN
@@ -639,6 +642,7 @@ BEGIN
 		RAISE EXCEPTION 'too many reports: % (at most 1000 in one call)', n USING ERRCODE = '22023';
 	END IF;
 	/* Every element is checked before anything is written. */
+	BEGIN
 	FOR r IN SELECT e.value AS v, e.ordinality AS i FROM pg_catalog.jsonb_array_elements(reports) WITH ORDINALITY AS e LOOP
 		v := r.v;
 		i := r.i;
@@ -660,9 +664,20 @@ BEGIN
 			RAISE EXCEPTION 'report %: a failure needs reason (a string) and may have retryable (true or false)', i
 				USING ERRCODE = '22023';
 		END IF;
+		IF v ? 'attempt' AND (pg_catalog.jsonb_typeof(v -> 'attempt') IS DISTINCT FROM 'number'
+							   OR (v ->> 'attempt') !~ '^[1-9][0-9]{0,8}$') THEN
+			RAISE EXCEPTION 'report %: attempt must be a positive whole number', i USING ERRCODE = '22023';
+		END IF;
 		PERFORM ticket._check_text('provider_ref', v ->> 'provider_ref', 255, v ->> 'outcome' = 'succeeded');
 		PERFORM ticket._check_text('reason', v ->> 'reason', 1000, v ->> 'outcome' = 'failed');
 	END LOOP;
+	EXCEPTION WHEN data_exception THEN
+		/* Name the report whose text was refused (one subtransaction per call). */
+		IF SQLERRM !~ '^report [0-9]+' THEN
+			RAISE EXCEPTION 'report %: %', i, SQLERRM USING ERRCODE = SQLSTATE;
+		END IF;
+		RAISE;
+	END;
 	IF EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(reports) AS e
 				GROUP BY e.value ->> 'payment_id' HAVING count(*) > 1) THEN
 		RAISE EXCEPTION 'a payment is reported twice in one call' USING ERRCODE = '22023',
@@ -674,6 +689,11 @@ BEGIN
 		payment_id := r.id;
 		IF r.v ->> 'outcome' = 'succeeded' THEN
 			status := ticket.payment_succeeded(r.id, r.v ->> 'provider_ref');
+		ELSIF r.v ? 'attempt' AND coalesce((r.v ->> 'retryable')::boolean, true)
+			  AND EXISTS (SELECT FROM ticket.payment AS x WHERE x.payment_id = r.id
+							 AND x.state = 'processing' AND x.attempts <> (r.v ->> 'attempt')::integer) THEN
+			/* A retryable failure of an earlier attempt: the job was claimed again since; nothing to do. */
+			status := 'retrying';
 		ELSE
 			status := ticket.payment_failed(r.id, r.v ->> 'reason', coalesce((r.v ->> 'retryable')::boolean, true));
 		END IF;
@@ -682,7 +702,101 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ticket.report_payments(jsonb) IS
-	'For the payment adapter: many results in one call and one transaction, a JSON array of {"payment_id", "outcome": "succeeded", "provider_ref"} or {"payment_id", "outcome": "failed", "reason", "retryable"}. Each is what payment_succeeded / payment_failed does (idempotent); returns each job''s status. Bad input (22023, P0002) writes nothing.';
+	'For the payment adapter: many results in one call and one transaction, a JSON array of {"payment_id", "outcome": "succeeded", "provider_ref"} or {"payment_id", "outcome": "failed", "reason", "retryable"}, each optionally with "attempt" (the job''s attempt as claimed: a retryable failure of an earlier attempt is ignored). Each is what payment_succeeded / payment_failed does (idempotent); returns each job''s status. Bad input (22023, P0002) writes nothing.';
+
+/*
+ * payment_failed: a retryable failure reported twice (a resent batch) was
+ * applied twice: the retry was pushed back, the lease of an adapter that had
+ * claimed the job again was wiped, and the event and counter doubled.  A
+ * retryable failure of a job no adapter holds is now a repeat: no change.
+ */
+CREATE OR REPLACE FUNCTION ticket.payment_failed(payment_id bigint, reason text, retryable boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p ticket.payment;
+	o ticket.orders;
+	delay interval;
+BEGIN
+	PERFORM ticket._check_text('reason', reason, 1000);
+	IF retryable IS NULL THEN
+		RAISE EXCEPTION 'retryable must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	p := ticket._lock_payment(payment_id);
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = p.order_id FOR UPDATE;
+	IF p.state <> 'processing' THEN
+		/* Settled already (a success is never undone by a later failure report). */
+		RETURN CASE WHEN p.state = 'succeeded' AND p.kind = 'charge' THEN 'succeeded' ELSE p.state::text END;
+	END IF;
+
+	/*
+	 * The same retryable failure reported again (the job already waits for
+	 * its next attempt: no adapter holds it) changes nothing: a resent batch
+	 * must not push the retry back, add an event or count twice.
+	 */
+	IF retryable AND p.lease_owner IS NULL AND p.attempts < p.max_attempts
+	   AND (p.kind = 'refund' OR o.state = 'pending') THEN
+		RETURN 'retrying';
+	END IF;
+	IF retryable AND p.attempts < p.max_attempts AND (p.kind = 'refund' OR o.state = 'pending') THEN
+		delay := ticket._backoff(p.attempts);
+		UPDATE ticket.payment AS x
+		   SET next_attempt_at = now() + delay, lease_owner = NULL, lease_until = NULL, last_error = reason
+		 WHERE x.payment_id = payment_id;
+		PERFORM ticket._event(o.concert_id, 'payment_failed', o.order_id, o.user_id,
+			jsonb_build_object('payment_id', payment_id, 'kind', p.kind, 'attempt', p.attempts, 'reason', reason,
+							   'retry_at', now() + delay));
+		PERFORM ticket._bump_counter('payments_retried', 1);
+		RETURN 'retrying';
+	END IF;
+
+	/* The last attempt, or a failure that retrying cannot fix: dead-letter. */
+	UPDATE ticket.payment AS x
+	   SET state = 'failed', dead_at = now(), finished_at = now(), lease_owner = NULL, lease_until = NULL,
+		   last_error = reason
+	 WHERE x.payment_id = payment_id;
+	PERFORM ticket._event(o.concert_id, 'payment_dead', o.order_id, o.user_id,
+		jsonb_build_object('payment_id', payment_id, 'kind', p.kind, 'attempts', p.attempts, 'reason', reason,
+						   'retryable', retryable));
+	PERFORM ticket._bump_counter('payments_dead', 1);
+	IF p.kind = 'charge' AND o.state = 'pending' THEN
+		PERFORM ticket._start_saga(o.order_id, 'payment failed: ' || reason, true);
+	END IF;
+	RETURN 'failed';
+END
+$$;
+COMMENT ON FUNCTION ticket.payment_failed(bigint, text, boolean) IS
+	'For the payment adapter: the attempt failed. Retryable failures are retried with exponential backoff and jitter (returns retrying) until payment_attempts; then, or when not retryable, the job is dead-lettered (failed) and the order compensated. Reporting the same failure again changes nothing.';
+
+/* _leave: leave_queue of a buyer who is done made them "left" and counted them in queue_left. */
+CREATE OR REPLACE FUNCTION ticket._leave(concert_id bigint, user_id text, new_state ticket.queue_entry_state)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	e ticket.queue_entry;
+BEGIN
+	/* The queue row first, as ticket.admit does: an admission step is not under way. */
+	PERFORM FROM ticket.queue AS q WHERE q.concert_id = concert_id FOR UPDATE;
+	SELECT * INTO e FROM ticket.queue_entry AS x
+	 WHERE x.concert_id = concert_id AND x.user_id = user_id FOR UPDATE;
+	/* A buyer who is done (paid, or at the limit) has nothing to leave. */
+	IF NOT FOUND OR e.state IN ('left', 'blocked') OR (e.state = 'done' AND new_state = 'left') THEN
+		RETURN false;
+	END IF;
+	IF e.state = 'waiting' AND e.seq IS NOT NULL THEN
+		PERFORM ticket._depart(concert_id, e.seq);
+	END IF;
+	UPDATE ticket.queue_entry AS x SET state = new_state, left_at = now()
+	 WHERE x.concert_id = concert_id AND x.user_id = user_id;
+	RETURN true;
+END
+$$;
 
 /* ------------------------------------------------------------- the worker */
 
@@ -807,14 +921,13 @@ BEGIN
 			n := n + 1;
 		END LOOP;
 	WHEN 'notify_payments' THEN
+		/* A signal, not work: the worker does not go round again for it (src/worker.c). */
 		SELECT count(*) INTO n FROM (SELECT FROM ticket.payment AS p
 									  WHERE p.state = 'processing' AND p.next_attempt_at <= t
 									  LIMIT batch_size) AS d;
 		IF n > 0 THEN
 			PERFORM pg_catalog.pg_notify('ticket_payment', n::text);
 		END IF;
-		/* A signal, not a batch of work: never asks for another round at once. */
-		n := least(n, batch_size - 1);
 	ELSE
 		RAISE EXCEPTION 'unknown maintenance task "%"', task
 			USING ERRCODE = '22023',
@@ -825,6 +938,9 @@ END
 $$;
 COMMENT ON FUNCTION ticket.maintenance(text, integer) IS
 	'Runs one batch of one of the worker''s tasks (expire_holds, expire_admissions, timeout_payments, compensate, publish_events, purge, admit, notify_payments) and returns how many items it did: what the background worker does every interval, for psql when the worker is off.';
+
+COMMENT ON TABLE ticket.event IS
+	'Outbox: one row per state change (kind: hold, hold_released, hold_expired, admitted, admission_expired, admission_done, order_created, order_paid, order_cancelled, order_refunded, payment_succeeded, payment_failed, payment_dead, payment_timed_out, refund_requested, refund_succeeded, compensation_started, compensation_done). event_id is NULL until ticket.publish_events numbers it.';
 
 /* ------------------------------------------------------------- monitoring */
 
@@ -938,7 +1054,8 @@ BEGIN
 		('admission_rate', 'gauge', d.effective_rate::double precision),
 		('admission_paused', 'gauge', (d.rate_reason IS NOT DISTINCT FROM 'paused')::integer::double precision),
 		('admission_throttled', 'gauge',
-		 coalesce(d.rate_reason IN ('payments behind', 'recovering'), false)::integer::double precision),
+		 coalesce(d.effective_rate < d.admit_rate
+				  AND coalesce(d.rate_reason NOT IN ('paused', 'no seats free', 'sold out'), true), false)::integer::double precision),
 		('admission_slots_full', 'gauge', (d.rate_reason IS NOT DISTINCT FROM 'slots full')::integer::double precision),
 		('payments_due', 'gauge', d.payments_due::double precision),
 		('payment_backlog_seconds', 'gauge', d.payment_backlog_seconds::double precision))

@@ -288,11 +288,8 @@ SELECT array_agg(r.status ORDER BY r.payment_id) = (SELECT array_agg(status ORDE
   FROM ticket.report_payments(:'batch') AS r;
 SELECT pg_temp.orders_fp() = :'orders_before' AS orders_unchanged,
 	   pg_temp.payments_fp() = :'payments_before' AS payments_unchanged;
--- BUG (0.3, reported): the retryable failure is applied a second time: its
--- job is rescheduled (next_attempt_at, a lease another adapter may hold by
--- then is cleared) and a second payment_failed event is written.  Once
--- report_payments is idempotent for it, both queries return no rows and
--- payments_unchanged above is t.
+-- Nothing changed: the retryable failure is not applied twice (no job
+-- rescheduled, no lease cleared, no second payment_failed event).
 SELECT o.user_id, p.next_attempt_at <> b.next_attempt_at AS rescheduled
   FROM ticket.payment AS p JOIN payments_before AS b USING (payment_id) JOIN ticket.orders AS o ON o.order_id = p.order_id
  WHERE p::text <> b::text;

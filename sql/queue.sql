@@ -163,6 +163,8 @@ SELECT status FROM ticket.hold(:nq, 'ann', '{1}');
 UPDATE ticket.queue_entry SET expires_at = now() - interval '1 second' WHERE concert_id = :c AND user_id = :'third';
 SELECT state, place, pass, expires_at < now() AS past FROM ticket.queue_status(:c, :'third');
 SELECT state, place FROM ticket.join_queue(:c, :'third');
+-- (A step that admits nobody, whatever the time since the last: it places the joiner.)
+UPDATE ticket.queue SET last_tick = clock_timestamp(), tokens = 0 WHERE concert_id = :c;
 SELECT ticket.admit(:c) AS admitted;
 SELECT state, place > 5 AS at_the_back FROM ticket.queue_status(:c, :'third');
 
@@ -214,6 +216,7 @@ SELECT state, "position" FROM ticket.queue_status(:c, 'u3');
 SELECT state FROM ticket.join_queue(:c, 'u2');
 SELECT ticket.unblock_user('u2');
 SELECT state, place FROM ticket.join_queue(:c, 'u2');
+UPDATE ticket.queue SET last_tick = clock_timestamp(), tokens = 0 WHERE concert_id = :c;
 SELECT ticket.admit(:c) AS admitted;
 SELECT state, place > 8 AS at_the_back FROM ticket.queue_status(:c, 'u2');
 

@@ -23,7 +23,7 @@ SELECT p.oid::regprocedure AS unpinned
 -- Procedures can do neither and still COMMIT; they are SECURITY INVOKER and
 -- qualify every name and operator (the hijack below calls them).
 SELECT p.oid::regprocedure AS procedure, p.prosecdef AS definer, p.proconfig
-  FROM pg_proc p WHERE p.pronamespace = 'ticket'::regnamespace AND p.prokind = 'p';
+  FROM pg_proc p WHERE p.pronamespace = 'ticket'::regnamespace AND p.prokind = 'p' ORDER BY 1::text;
 -- The C functions that do neither: they resolve no name through search_path
 -- and use no privilege of the caller (src/hold.c, src/pass.c); the hijack
 -- below calls them.

@@ -64,17 +64,18 @@ typedef struct WorkerTask
 {
 	const char *name;
 	bool		since_0_3;
+	bool		signal;			/* a notification, not work: never asks for another round */
 } WorkerTask;
 
 static const WorkerTask worker_tasks[] = {
-	{"admit", true},
-	{"expire_holds", false},
-	{"expire_admissions", false},
-	{"timeout_payments", false},
-	{"compensate", false},
-	{"notify_payments", true},
-	{"publish_events", false},
-	{"purge", false},
+	{"admit", true, false},
+	{"expire_holds", false, false},
+	{"expire_admissions", false, false},
+	{"timeout_payments", false, false},
+	{"compensate", false, false},
+	{"notify_payments", true, true},
+	{"publish_events", false, false},
+	{"purge", false, false},
 };
 
 /*
@@ -231,7 +232,7 @@ run_round(bool *present)
 			*present = false;
 			return false;
 		}
-		if (n >= ticket_worker_batch)
+		if (n >= ticket_worker_batch && !worker_tasks[i].signal)
 			more = true;
 	}
 	return more;
