@@ -1,8 +1,9 @@
 -- bench/demo_setup.sql: the opening-night sale of `make demo` (bench/demo).
 --
 -- psql variables: seats (about how many seats, a multiple of 50 works
--- best), users (pre-queue size), rate (admissions per second), hold_ttl
--- (seconds), abandon (share of buyers who walk away from their hold).
+-- best), users (pre-queue size), rate (admissions per second), max_active
+-- (fans admitted at once), hold_ttl (seconds), abandon (share of buyers who
+-- walk away from their hold).
 --
 -- Builds concert 1 with four seated sections and a standing pit, a waiting
 -- room admitted by pg_cron, and schema demo: the simulated users' step
@@ -17,7 +18,7 @@ SELECT ticket.create_concert('Stadium Tour: Opening Night',
 	starts_at => date_trunc('day', now()) + interval '30 days 20 hours',
 	sale_opens_at => date_trunc('minute', now()) + interval '1 minute',
 	venue => 'Riverside Stadium', hold_ttl => make_interval(secs => :hold_ttl),
-	per_user_limit => 6, admit_rate => :rate, admission_ttl => '2 minutes',
+	per_user_limit => 6, admit_rate => :rate, admission_ttl => '20 seconds', max_active => :max_active,
 	queue => true, payment_timeout => '1 minute', payment_attempts => 4) AS cid \gset
 
 -- Rows of 50: floor 8 % + 8 %, bowls 36 % each, the pit 12 %.
@@ -95,8 +96,11 @@ $$;
  *   admitted: hold - named seats (40 %), best available (45 %) or standing
  *     (15 %), 1 to 4 of them; a named seat someone took sends the user to
  *     best available;
- *   holding: walk away (abandon share: the worker expires the hold) or check out;
- *   then the next place (after 250 ms when the fan got nothing: a fan who
+ *   holding: walk away (abandon share: the worker expires the hold, and the
+ *     admission runs out after admission_ttl) or check out (the admission
+ *     ends when the order is paid: the slot goes to the next in line);
+ *   then the next place (a fan who got nothing leaves the line, freeing the
+ *     slot, and the client waits 250 ms: a fan who
  *   sees "sold out" takes a moment to leave, and the simulation's clients
  *   must not crowd out the payment adapters on the same two cores).
  * mark/op: when the previous step made a timed call, its start (epoch
@@ -200,6 +204,8 @@ BEGIN
 		mark := extract(epoch FROM t);
 		op := 'hold';
 	ELSE
+		/* Nothing for this fan: they leave, and their slot goes to the next. */
+		PERFORM ticket.leave_queue(c.concert_id, u);
 		place := 0;
 		nap := 250;
 	END IF;
