@@ -842,12 +842,6 @@ typedef struct Report
 	char	   *text;			/* provider_ref when ok, else the reason */
 } Report;
 
-static PGconn *db;
-static PGconn *listen_db;		/* the connection that LISTENs, when separate */
-static double next_connect_at;
-static bool report_batch_missing;	/* ticket.report_payments does not exist */
-static double report_batch_recheck_at;
-
 static CURLM *multi;
 static char *url_charges, *url_refunds, *url_events;
 static Job *free_jobs;
@@ -913,6 +907,46 @@ one_line(const char *msg)
 
 /* --------------------------------------------------------------- database */
 
+/*
+ * Two connections, each with at most one query in flight, sent with
+ * PQsendQueryParams and read without blocking from the event loop: claims
+ * (which also LISTENs, unless --listen-dsn) and reports.  So a claim, a
+ * report and the HTTP requests all progress at once, and the database
+ * work of claims and reports runs on two backends.
+ */
+typedef enum Query
+{
+	Q_NONE, Q_CLAIM, Q_BATCH, Q_ONE
+} Query;
+
+typedef struct Db
+{
+	const char *role;			/* in application_name and messages */
+	PGconn	   *conn;
+	Query		q;				/* the query in flight */
+	PGresult   *res;			/* its first result */
+	double		next_connect_at;
+} Db;
+
+static Db	claim_db = {.role = "claims"};
+static Db	report_db = {.role = "reports"};
+static PGconn *listen_db;		/* a separate connection for LISTEN (--listen-dsn) */
+static double listen_next_connect_at;
+static bool notified;
+
+static int	claim_want;			/* the claim in flight asks for this many */
+static double last_busy;		/* when a claim last brought jobs or any were in flight */
+static double claim_sent_at;
+static double next_claim_at;
+
+static int	report_n;			/* the first report_n reports are being reported */
+static bool report_one_by_one;	/* ... one by one, the next being report_i */
+static int	report_i;
+static int	report_tries;
+static double report_retry_at;	/* 0, or when to send again (40001/40P01) */
+static bool report_batch_missing;	/* ticket.report_payments does not exist */
+static double report_batch_recheck_at;
+
 static PGconn *
 connect_db(const char *dsn, const char *role)
 {
@@ -921,7 +955,7 @@ connect_db(const char *dsn, const char *role)
 	const char *vals[] = {"5", appname, dsn, NULL};
 	PGconn	   *conn;
 
-	snprintf(appname, sizeof(appname), "ticket-adapter %s%s", opt.name, role);
+	snprintf(appname, sizeof(appname), "ticket-adapter %s %s", opt.name, role);
 	if (dsn == NULL || dsn[0] == '\0')
 		keys[2] = NULL;
 	conn = PQconnectdbParams(keys, vals, 1);
@@ -929,7 +963,7 @@ connect_db(const char *dsn, const char *role)
 		die_oom();
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
-		logmsg("cannot connect%s: %s", role, one_line(PQerrorMessage(conn)));
+		logmsg("cannot connect (%s): %s", role, one_line(PQerrorMessage(conn)));
 		cnt.db_errors++;
 		PQfinish(conn);
 		return NULL;
@@ -937,57 +971,107 @@ connect_db(const char *dsn, const char *role)
 	return conn;
 }
 
-static void
-drop_db(void)
+/* LISTEN ticket_payment on conn; false (logged) when it fails. */
+static bool
+do_listen(PGconn *conn)
 {
-	if (listen_db && listen_db != db)
-		PQfinish(listen_db);
-	if (db)
-		PQfinish(db);
-	db = listen_db = NULL;
+	PGresult   *res = PQexec(conn, "LISTEN ticket_payment");
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+	{
+		logmsg("LISTEN ticket_payment failed (through pgbouncer? use --no-listen or --listen-dsn): %s",
+			   one_line(PQerrorMessage(conn)));
+		cnt.db_errors++;
+	}
+	PQclear(res);
+	return ok;
+}
+
+static void report_lost(void);
+
+/* The connection broke: what was in flight is dealt with, connect again later. */
+static void
+db_lost(Db *d)
+{
+	logmsg("lost the database connection (%s): %s", d->role, one_line(PQerrorMessage(d->conn)));
+	cnt.db_errors++;
+	if (d->q == Q_CLAIM)
+	{
+		/* Jobs it may have claimed are claimed again when their lease ends. */
+		next_claim_at = now_s() + RECONNECT_EVERY;
+	}
+	else if (d->q == Q_BATCH || d->q == Q_ONE)
+		report_lost();
+	PQclear(d->res);
+	d->res = NULL;
+	d->q = Q_NONE;
+	PQfinish(d->conn);
+	d->conn = NULL;
 }
 
 /* Connected (or connects now, at most once per RECONNECT_EVERY)? */
 static bool
-ensure_db(double now)
+db_ready(Db *d, double now)
 {
-	PGresult   *res;
-
-	if (db && PQstatus(db) == CONNECTION_OK &&
-		(listen_db == NULL || PQstatus(listen_db) == CONNECTION_OK))
+	if (d->conn && PQstatus(d->conn) == CONNECTION_OK)
 		return true;
-	if (db)
+	if (d->conn)
+		db_lost(d);
+	if (now < d->next_connect_at)
+		return false;
+	d->next_connect_at = now + RECONNECT_EVERY;
+	d->conn = connect_db(opt.dsn, d->role);
+	if (d->conn && d == &claim_db && opt.listen && opt.listen_dsn == NULL && !do_listen(d->conn))
 	{
-		logmsg("lost the database connection; connecting again");
-		drop_db();
+		PQfinish(d->conn);
+		d->conn = NULL;
 	}
-	if (now < next_connect_at)
+	if (d->conn == NULL)
 		return false;
-	next_connect_at = now + RECONNECT_EVERY;
-	db = connect_db(opt.dsn, "");
-	if (db == NULL)
-		return false;
-	if (!opt.listen)
-		return true;
-	listen_db = opt.listen_dsn ? connect_db(opt.listen_dsn, " listen") : db;
-	if (listen_db == NULL)
-	{
-		drop_db();
-		return false;
-	}
-	res = PQexec(listen_db, "LISTEN ticket_payment");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-	{
-		logmsg("LISTEN ticket_payment failed (through pgbouncer? use --no-listen or --listen-dsn): %s",
-			   one_line(PQerrorMessage(listen_db)));
-		PQclear(res);
-		drop_db();
-		return false;
-	}
-	PQclear(res);
-	if (PQsetnonblocking(listen_db, 0) != 0)
-		logmsg("cannot set the listening connection to blocking mode");
+	if (d == &claim_db)
+		next_claim_at = now;	/* whatever became due meanwhile */
 	return true;
+}
+
+static void
+listen_ready(double now)
+{
+	if (opt.listen_dsn == NULL)
+		return;
+	if (listen_db && PQstatus(listen_db) == CONNECTION_OK)
+		return;
+	if (listen_db)
+	{
+		logmsg("lost the listening connection: %s", one_line(PQerrorMessage(listen_db)));
+		cnt.db_errors++;
+		PQfinish(listen_db);
+		listen_db = NULL;
+	}
+	if (now < listen_next_connect_at)
+		return;
+	listen_next_connect_at = now + RECONNECT_EVERY;
+	listen_db = connect_db(opt.listen_dsn, "listen");
+	if (listen_db && !do_listen(listen_db))
+	{
+		PQfinish(listen_db);
+		listen_db = NULL;
+	}
+	if (listen_db)
+		next_claim_at = now;
+}
+
+static void
+drain_notifications(PGconn *conn)
+{
+	PGnotify   *n;
+
+	while ((n = PQnotifies(conn)) != NULL)
+	{
+		cnt.notifications++;
+		notified = true;
+		PQfreemem(n);
+	}
 }
 
 static bool
@@ -1006,39 +1090,26 @@ is_state(const PGresult *res, const char *code)
 	return state && strcmp(state, code) == 0;
 }
 
-/* Notifications waiting?  (Reads what the socket has; false on none.) */
+/* Sends a query (text parameters, unnamed statement); false if the connection broke. */
 static bool
-drain_notifications(void)
+db_send(Db *d, Query q, const char *sql, int n, const char *const *values)
 {
-	PGnotify   *n;
-	bool		any = false;
-
-	if (listen_db == NULL)
-		return false;
-	if (!PQconsumeInput(listen_db))
+	if (!PQsendQueryParams(d->conn, sql, n, NULL, values, NULL, NULL, 0))
 	{
-		logmsg("listening connection: %s", one_line(PQerrorMessage(listen_db)));
-		drop_db();
+		db_lost(d);
 		return false;
 	}
-	while ((n = PQnotifies(listen_db)) != NULL)
-	{
-		cnt.notifications++;
-		any = true;
-		PQfreemem(n);
-	}
-	return any;
+	d->q = q;
+	return true;
 }
 
-static void
-sleep_s(double s)
+/* Delay before sending again after 40001/40P01: 20, 40, 80 ... ms, half of it random. */
+static double
+retry_backoff(int tries)
 {
-	struct timespec ts;
+	double		d = 0.01 * (1 << (tries < 8 ? tries : 8));
 
-	ts.tv_sec = (time_t) s;
-	ts.tv_nsec = (long) ((s - (double) ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !signals_seen)
-		;
+	return d / 2 + d / 2 * ((double) rand() / RAND_MAX);
 }
 
 /* -------------------------------------------------------------- reporting */
@@ -1092,58 +1163,9 @@ drop_reports(int n)
 }
 
 /*
- * One report by itself, its own transaction: payment_succeeded or
- * payment_failed.  True when done or beyond help (logged); false when the
- * connection broke and it should be sent again.
- */
-static bool
-report_one(Report *r)
-{
-	char		id[32], retry[8];
-	const char *values[3] = {id, r->text, retry};
-	int			tries;
-
-	snprintf(id, sizeof(id), "%lld", r->payment_id);
-	snprintf(retry, sizeof(retry), "%s", r->retryable ? "true" : "false");
-	for (tries = 1;; tries++)
-	{
-		PGresult   *res;
-
-		res = PQexecParams(db, r->ok ? "SELECT ticket.payment_succeeded($1::bigint, $2::text)"
-						   : "SELECT ticket.payment_failed($1::bigint, $2::text, $3::boolean)",
-						   r->ok ? 2 : 3, NULL, values, NULL, NULL, 0);
-		if (PQresultStatus(res) == PGRES_TUPLES_OK)
-		{
-			if (PQntuples(res) == 1)
-				count_status(PQgetvalue(res, 0, 0));
-			cnt.reported++;
-			PQclear(res);
-			return true;
-		}
-		if (PQstatus(db) != CONNECTION_OK)
-		{
-			PQclear(res);
-			return false;
-		}
-		if (is_retry_state(res) && tries < REPORT_TRIES)
-		{
-			cnt.report_retries++;
-			PQclear(res);
-			sleep_s(0.01 * (1 << tries) * (0.5 + (double) rand() / RAND_MAX / 2));
-			continue;
-		}
-		logmsg("report of payment %lld (%s) failed: %s", r->payment_id, r->ok ? "succeeded" : "failed",
-			   one_line(PQresultErrorMessage(res)));
-		cnt.report_errors++;
-		PQclear(res);
-		return true;
-	}
-}
-
-/*
- * Puts this call's reports first and returns how many: at most 1000, and
- * one per payment (report_payments refuses a payment twice in one call; a
- * late capture can meet its own decline); the others wait for the next call.
+ * Puts the next call's reports first and returns how many: at most 1000,
+ * and one per payment (report_payments refuses a payment twice in one call;
+ * a late capture can meet its own decline); the others wait for the next.
  */
 static int
 pick_batch(void)
@@ -1170,102 +1192,146 @@ pick_batch(void)
 	return n;
 }
 
-/*
- * Reports waiting results: one call of ticket.report_payments, one
- * transaction; sent again on 40001/40P01; one by one on any other error.
- * Reports stay waiting while the database cannot be reached.
- */
+/* The batch: one call of ticket.report_payments, one transaction. */
 static void
-flush_reports(void)
+send_batch(void)
 {
 	Buf			json = {0};
-	int			i, n, tries;
-	PGresult   *res = NULL;
-	bool		batch_ok = false;
+	const char *values[1];
+	int			i;
 
-	if (nreports == 0 || !ensure_db(now_s()))
-		return;
-	n = pick_batch();
-	if (report_batch_missing && now_s() >= report_batch_recheck_at)
+	buf_puts(&json, "[");
+	for (i = 0; i < report_n; i++)
+	{
+		Report	   *r = &reports[i];
+
+		buf_printf(&json, "%s{\"payment_id\":%lld,\"outcome\":\"%s\",\"%s\":", i ? "," : "",
+				   r->payment_id, r->ok ? "succeeded" : "failed", r->ok ? "provider_ref" : "reason");
+		buf_json_string(&json, r->text);
+		if (!r->ok)
+			buf_printf(&json, ",\"retryable\":%s", r->retryable ? "true" : "false");
+		buf_puts(&json, "}");
+	}
+	buf_puts(&json, "]");
+	values[0] = json.data;
+	db_send(&report_db, Q_BATCH, "SELECT payment_id, status FROM ticket.report_payments($1::jsonb)", 1, values);
+	buf_free(&json);
+}
+
+/* One report by itself: payment_succeeded or payment_failed, its own transaction. */
+static void
+send_one(void)
+{
+	Report	   *r = &reports[report_i];
+	char		id[32];
+	const char *values[3] = {id, r->text, r->retryable ? "true" : "false"};
+
+	snprintf(id, sizeof(id), "%lld", r->payment_id);
+	db_send(&report_db, Q_ONE, r->ok ? "SELECT ticket.payment_succeeded($1::bigint, $2::text)"
+			: "SELECT ticket.payment_failed($1::bigint, $2::text, $3::boolean)", r->ok ? 2 : 3, values);
+}
+
+/* Sends the next batch of waiting reports (the report connection is idle). */
+static void
+start_reports(double now)
+{
+	report_n = pick_batch();
+	report_tries = 1;
+	report_retry_at = 0;
+	if (report_batch_missing && now >= report_batch_recheck_at)
 		report_batch_missing = false;
-	if (!report_batch_missing)
-	{
-		buf_puts(&json, "[");
-		for (i = 0; i < n; i++)
-		{
-			Report	   *r = &reports[i];
+	report_one_by_one = report_batch_missing;
+	report_i = 0;
+	if (report_one_by_one)
+		send_one();
+	else
+		send_batch();
+}
 
-			buf_printf(&json, "%s{\"payment_id\":%lld,\"outcome\":\"%s\",\"%s\":", i ? "," : "",
-					   r->payment_id, r->ok ? "succeeded" : "failed", r->ok ? "provider_ref" : "reason");
-			buf_json_string(&json, r->text);
-			if (!r->ok)
-				buf_printf(&json, ",\"retryable\":%s", r->retryable ? "true" : "false");
-			buf_puts(&json, "}");
-		}
-		buf_puts(&json, "]");
-		for (tries = 1;; tries++)
-		{
-			const char *values[1] = {json.data};
+/* The connection broke while reporting: what is done is done, the rest waits. */
+static void
+report_lost(void)
+{
+	if (report_one_by_one)
+		drop_reports(report_i);
+	report_n = 0;
+	report_retry_at = 0;
+}
 
-			res = PQexecParams(db, "SELECT payment_id, status FROM ticket.report_payments($1::jsonb)",
-							   1, NULL, values, NULL, NULL, 0);
-			if (PQresultStatus(res) == PGRES_TUPLES_OK)
-			{
-				batch_ok = true;
-				break;
-			}
-			if (PQstatus(db) != CONNECTION_OK)
-			{
-				logmsg("report of %d results failed, the connection broke: %s", n,
-					   one_line(PQerrorMessage(db)));
-				cnt.db_errors++;
-				PQclear(res);
-				buf_free(&json);
-				return;			/* kept; sent again once connected */
-			}
-			if (is_retry_state(res) && tries < REPORT_TRIES)
-			{
-				cnt.report_retries++;
-				PQclear(res);
-				sleep_s(0.01 * (1 << tries) * (0.5 + (double) rand() / RAND_MAX / 2));
-				continue;
-			}
-			if (is_state(res, "42883"))
-			{
-				/* An extension older than 0.3: one by one, and look again later. */
-				logmsg("ticket.report_payments(jsonb) does not exist (ticket older than 0.3?): reporting one by one");
-				report_batch_missing = true;
-				report_batch_recheck_at = now_s() + 60;
-			}
-			else
-			{
-				logmsg("report of %d results failed, reporting them one by one: %s", n,
-					   one_line(PQresultErrorMessage(res)));
-				cnt.report_errors++;
-			}
-			break;
-		}
-		buf_free(&json);
-	}
-	if (batch_ok)
+/* The report connection answered. */
+static void
+report_result(Query q, PGresult *res, double now)
+{
+	bool		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	int			i;
+
+	if (!ok && PQstatus(report_db.conn) != CONNECTION_OK)
 	{
-		cnt.report_batches++;
-		cnt.reported += n;
-		for (i = 0; i < PQntuples(res); i++)
-			count_status(PQgetvalue(res, i, 1));
-		PQclear(res);
-		drop_reports(n);
+		report_lost();			/* kept; db_ready() connects again */
 		return;
 	}
-	PQclear(res);
-	for (i = 0; i < n; i++)
-		if (!report_one(&reports[i]))
+	if (!ok && is_retry_state(res) && report_tries < REPORT_TRIES)
+	{
+		/* It did not happen: the same again, shortly. */
+		cnt.report_retries++;
+		report_retry_at = now + retry_backoff(report_tries++);
+		return;
+	}
+	if (q == Q_BATCH)
+	{
+		if (ok)
 		{
-			logmsg("the connection broke while reporting; %d results kept", n - i);
-			cnt.db_errors++;
-			break;
+			cnt.report_batches++;
+			cnt.reported += report_n;
+			for (i = 0; i < PQntuples(res); i++)
+				count_status(PQgetvalue(res, i, 1));
+			drop_reports(report_n);
+			report_n = 0;
+			return;
 		}
-	drop_reports(i);
+		if (is_state(res, "42883"))
+		{
+			/* An extension older than 0.3: one by one, and look again later. */
+			logmsg("ticket.report_payments(jsonb) does not exist (ticket older than 0.3?): reporting one by one");
+			report_batch_missing = true;
+			report_batch_recheck_at = now + 60;
+		}
+		else
+		{
+			logmsg("report of %d results failed, reporting them one by one: %s", report_n,
+				   one_line(PQresultErrorMessage(res)));
+			cnt.report_errors++;
+		}
+		report_one_by_one = true;
+		report_i = 0;
+	}
+	else
+	{
+		Report	   *r = &reports[report_i];
+
+		if (ok)
+		{
+			if (PQntuples(res) == 1)
+				count_status(PQgetvalue(res, 0, 0));
+			cnt.reported++;
+		}
+		else
+		{
+			/* Beyond help: its lease runs out and the job is claimed again. */
+			logmsg("report of payment %lld (%s) failed: %s", r->payment_id, r->ok ? "succeeded" : "failed",
+				   one_line(PQresultErrorMessage(res)));
+			cnt.report_errors++;
+		}
+		report_i++;
+	}
+	report_tries = 1;
+	if (report_i < report_n)
+		send_one();
+	else
+	{
+		drop_reports(report_n);
+		report_n = 0;
+	}
 }
 
 /* ------------------------------------------------------------------- HTTP */
@@ -1553,48 +1619,53 @@ start_events(void)
 	events_job = job;
 }
 
-/*
- * Claims up to want jobs and starts their requests.  Returns how many were
- * claimed, or -1 on an error.
- */
-static int
-claim(int want, double now)
+/* Asks for up to want jobs (the claim connection is idle). */
+static void
+claim_send(int want, double now)
 {
 	char		n[16], lease[32];
 	const char *values[3] = {opt.name, n, lease};
-	PGresult   *res;
-	int			i, rows;
-	double		deadline;
 
 	snprintf(n, sizeof(n), "%d", want);
 	snprintf(lease, sizeof(lease), "%d seconds", opt.lease);
-	res = PQexecParams(db,
-					   "SELECT payment_id, kind, order_id, concert_id, user_id, amount, attempt, provider_key,"
-					   " refund_ref, lease_until FROM ticket.claim_payments($1::text, $2::integer, $3::interval)",
-					   3, NULL, values, NULL, NULL, 0);
+	claim_want = want;
+	claim_sent_at = now;
 	cnt.claims++;
+	db_send(&claim_db, Q_CLAIM,
+			"SELECT payment_id, kind, order_id, concert_id, user_id, amount, attempt, provider_key,"
+			" refund_ref, lease_until FROM ticket.claim_payments($1::text, $2::integer, $3::interval)",
+			3, values);
+}
+
+/* The claimed jobs: their requests start now. */
+static void
+claim_result(PGresult *res, double now)
+{
+	int			i, rows;
+	double		deadline;
+
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		if (!is_retry_state(res))
+		if (PQstatus(claim_db.conn) == CONNECTION_OK && !is_retry_state(res))
 		{
 			logmsg("claim failed: %s", one_line(PQresultErrorMessage(res)));
 			cnt.db_errors++;
 		}
-		PQclear(res);
-		return -1;
+		next_claim_at = now + (opt.poll < 1 ? opt.poll : 1);
+		return;
 	}
 
 	/*
 	 * Each job is reported before its lease ends: its request gets at most
-	 * 80 % of the lease (counted from before the claim), the rest is for
-	 * the report.
+	 * 80 % of the lease (counted from when the claim was sent), the rest is
+	 * for the report.
 	 */
-	deadline = now + opt.lease * 0.8;
+	deadline = claim_sent_at + opt.lease * 0.8;
 	rows = PQntuples(res);
 	for (i = 0; i < rows; i++)
 	{
 		Job		   *job = job_get();
-		double		timeout = deadline - now_s();
+		double		timeout = deadline - now;
 		bool		ok;
 
 		job->payment_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
@@ -1646,8 +1717,66 @@ claim(int want, double now)
 			job_put(job);
 		}
 	}
-	PQclear(res);
-	return rows;
+	if (rows > 0)
+		last_busy = now;
+	/* A full claim: more may be due.  A short one: wait for a notification or the poll. */
+	next_claim_at = rows >= claim_want ? now : now + opt.poll;
+}
+
+/*
+ * How many jobs to claim now: up to --batch, never more than the free HTTP
+ * slots, and 0 while fewer than a quarter of them are free (unless none is
+ * busy), so that claims come in useful sizes.
+ */
+static int
+claim_size(void)
+{
+	int			free_slots = opt.concurrency - inflight;
+	int			want = free_slots < opt.batch ? free_slots : opt.batch;
+	int			least = (opt.concurrency < opt.batch ? opt.concurrency : opt.batch) / 4;
+
+	if (want <= 0 || (inflight > 0 && want < (least > 0 ? least : 1)))
+		return 0;
+	return want;
+}
+
+/* Reads what a connection has; a finished query's result goes to its handler. */
+static void
+db_poll(Db *d, double now)
+{
+	if (d->conn == NULL)
+		return;
+	if (!PQconsumeInput(d->conn))
+	{
+		db_lost(d);
+		return;
+	}
+	if (d == &claim_db)
+		drain_notifications(d->conn);
+	while (d->conn && d->q != Q_NONE && !PQisBusy(d->conn))
+	{
+		PGresult   *res = PQgetResult(d->conn);
+		Query		q = d->q;
+
+		if (res)
+		{
+			if (d->res == NULL)
+				d->res = res;
+			else
+				PQclear(res);
+			continue;
+		}
+		res = d->res;
+		d->res = NULL;
+		d->q = Q_NONE;
+		if (res == NULL)
+			continue;
+		if (q == Q_CLAIM)
+			claim_result(res, now);
+		else
+			report_result(q, res, now);
+		PQclear(res);
+	}
 }
 
 static void
@@ -1794,7 +1923,8 @@ write_metrics(void)
 			   "# TYPE ticket_adapter_pending_reports gauge\nticket_adapter_pending_reports{adapter=\"%s\"} %d\n"
 			   "# HELP ticket_adapter_up 1 while connected to the database.\n"
 			   "# TYPE ticket_adapter_up gauge\nticket_adapter_up{adapter=\"%s\"} %d\n",
-			   label, inflight, label, nreports, label, db && PQstatus(db) == CONNECTION_OK ? 1 : 0);
+			   label, inflight, label, nreports, label,
+			   claim_db.conn && report_db.conn && (!opt.listen_dsn || listen_db) ? 1 : 0);
 	buf_printf(&b, "# HELP ticket_adapter_provider_latency_seconds Provider response time.\n"
 			   "# TYPE ticket_adapter_provider_latency_seconds summary\n"
 			   "ticket_adapter_provider_latency_seconds{adapter=\"%s\",quantile=\"0.5\"} %.6f\n"
@@ -1873,10 +2003,40 @@ join_url(const char *base, const char *path)
 	return b.data;
 }
 
+/* Adds fd to poll for reading. */
+static void
+wait_fd(struct curl_waitfd *extra, int *n, int fd)
+{
+	if (fd < 0)
+		return;
+	extra[*n].fd = fd;
+	extra[*n].events = CURL_WAIT_POLLIN;
+	extra[*n].revents = 0;
+	(*n)++;
+}
+
+static void
+close_db(void)
+{
+	Db		   *dbs[2] = {&claim_db, &report_db};
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		PQclear(dbs[i]->res);
+		if (dbs[i]->conn)
+			PQfinish(dbs[i]->conn);
+		dbs[i]->conn = NULL;
+	}
+	if (listen_db)
+		PQfinish(listen_db);
+	listen_db = NULL;
+}
+
 int
 main(int argc, char **argv)
 {
-	double		start, now, next_claim_at, next_events_at, next_log, next_metrics, last_busy;
+	double		start, now, next_events_at, next_log, next_metrics;
 	uint64_t	claimed_at_log = 0;
 	int			handled_signals = 0;
 	int			exit_code = 0;
@@ -1900,8 +2060,9 @@ main(int argc, char **argv)
 	url_events = join_url(opt.provider, "/v1/events");
 
 	start = now = now_s();
-	if (!ensure_db(now))
+	if (!db_ready(&claim_db, now) || !db_ready(&report_db, now))
 		logmsg("no database yet; trying again every %.0f s", RECONNECT_EVERY);
+	listen_ready(now);
 	logmsg("started: provider %s, batch %d, concurrency %d, lease %d s, %s", opt.provider, opt.batch,
 		   opt.concurrency, opt.lease, opt.listen ? "LISTEN ticket_payment" : "polling only");
 	next_claim_at = next_events_at = now;
@@ -1911,7 +2072,7 @@ main(int argc, char **argv)
 
 	for (;;)
 	{
-		struct curl_waitfd extra[2];
+		struct curl_waitfd extra[4];
 		int			nextra = 0;
 		double		wake;
 		long		curl_ms;
@@ -1943,7 +2104,8 @@ main(int argc, char **argv)
 		}
 		if (!stopping && opt.duration > 0 && now - start >= opt.duration)
 			stopping = 1, stop_reason = "duration", stop_at = now;
-		if (!stopping && opt.idle_exit > 0 && inflight == 0 && nreports == 0 && now - last_busy >= opt.idle_exit)
+		if (!stopping && opt.idle_exit > 0 && inflight == 0 && nreports == 0 && claim_db.q == Q_NONE &&
+			now - last_busy >= opt.idle_exit)
 			stopping = 1, stop_reason = "idle", stop_at = now;
 		if (stopping && events_job)
 		{
@@ -1951,7 +2113,8 @@ main(int argc, char **argv)
 			job_put(events_job);
 			events_job = NULL;
 		}
-		if (stopping && inflight == 0 && nreports == 0)
+		/* Done: nothing in flight, nothing to report, no claim whose jobs would be ours. */
+		if (stopping && inflight == 0 && nreports == 0 && claim_db.q == Q_NONE)
 			break;
 		if (stopping && now - stop_at > opt.http_timeout + STOP_DB_GRACE)
 		{
@@ -1960,29 +2123,26 @@ main(int argc, char **argv)
 			break;
 		}
 
-		/* The database: connected, notified? */
-		if (ensure_db(now) && drain_notifications())
-			next_claim_at = now;
+		/* The database: connections, answers, notifications. */
+		db_ready(&claim_db, now);
+		if (nreports > 0)
+			db_ready(&report_db, now);
+		db_poll(&claim_db, now);
+		db_poll(&report_db, now);
+		if (listen_db)
+		{
+			if (PQconsumeInput(listen_db))
+				drain_notifications(listen_db);
+		}
+		if (opt.listen)
+			listen_ready(now);
+		if (notified)
+			next_claim_at = now, notified = false;
 
 		/* Claim while HTTP slots are free (a quarter of them at least). */
-		if (!stopping && db && now >= next_claim_at)
-		{
-			int			free_slots = opt.concurrency - inflight;
-			int			want = free_slots < opt.batch ? free_slots : opt.batch;
-			int			least = (opt.concurrency < opt.batch ? opt.concurrency : opt.batch) / 4;
-
-			if (want > 0 && (inflight == 0 || want >= (least > 0 ? least : 1)))
-			{
-				int			got = claim(want, now);
-
-				if (got > 0)
-					last_busy = now;
-				/* Short: wait for a notification or the poll. */
-				next_claim_at = got >= want ? now : now + opt.poll;
-				if (got < 0)
-					next_claim_at = now + (opt.poll < 1 ? opt.poll : 1);
-			}
-		}
+		if (!stopping && claim_db.q == Q_NONE && now >= next_claim_at && claim_size() > 0 &&
+			db_ready(&claim_db, now))
+			claim_send(claim_size(), now);
 
 		/* The event feed. */
 		if (events_more)
@@ -1999,11 +2159,24 @@ main(int argc, char **argv)
 		if (inflight > 0)
 			last_busy = now;
 
-		/* Reports: a batch when enough waited long enough, or nothing is left to wait for. */
+		/*
+		 * Reports: the next batch once the last is in, when enough are
+		 * waiting, or they waited long enough, or nothing else is coming.
+		 */
 		now = now_s();
-		if (nreports > 0 && (nreports >= opt.batch || inflight == 0 || stopping ||
-							 now - oldest_report >= REPORT_DELAY))
-			flush_reports();
+		if (report_db.q == Q_NONE && report_n > 0 && report_retry_at > 0 && now >= report_retry_at &&
+			db_ready(&report_db, now))
+		{
+			report_retry_at = 0;
+			if (report_one_by_one)
+				send_one();
+			else
+				send_batch();
+		}
+		else if (report_db.q == Q_NONE && report_n == 0 && nreports > 0 &&
+				 (nreports >= opt.batch || inflight == 0 || stopping || now - oldest_report >= REPORT_DELAY) &&
+				 db_ready(&report_db, now))
+			start_reports(now);
 
 		/* Counters. */
 		if (now >= next_metrics)
@@ -2025,9 +2198,7 @@ main(int argc, char **argv)
 			wake = next_log;
 		if (!stopping)
 		{
-			int			free_slots = opt.concurrency - inflight;
-
-			if (free_slots > 0 && next_claim_at < wake)
+			if (claim_size() > 0 && claim_db.q == Q_NONE && next_claim_at < wake)
 				wake = next_claim_at;
 			if (opt.events_interval > 0 && events_job == NULL && next_events_at < wake)
 				wake = next_events_at;
@@ -2036,21 +2207,26 @@ main(int argc, char **argv)
 			if (opt.idle_exit > 0 && last_busy + opt.idle_exit < wake)
 				wake = last_busy + opt.idle_exit;
 		}
-		if (nreports > 0 && oldest_report + REPORT_DELAY < wake)
+		if (report_db.q == Q_NONE && report_n > 0 && report_retry_at > 0 && report_retry_at < wake)
+			wake = report_retry_at;
+		if (report_db.q == Q_NONE && report_n == 0 && nreports > 0 && report_db.conn &&
+			oldest_report + REPORT_DELAY < wake)
 			wake = oldest_report + REPORT_DELAY;
-		if (db == NULL && next_connect_at < wake)
-			wake = next_connect_at;
+		if (claim_db.conn == NULL && claim_db.next_connect_at < wake)
+			wake = claim_db.next_connect_at;
+		if (report_db.conn == NULL && nreports > 0 && report_db.next_connect_at < wake)
+			wake = report_db.next_connect_at;
+		if (opt.listen_dsn && listen_db == NULL && listen_next_connect_at < wake)
+			wake = listen_next_connect_at;
 		if (curl_multi_timeout(multi, &curl_ms) == CURLM_OK && curl_ms >= 0 && now + curl_ms / 1000.0 < wake)
 			wake = now + curl_ms / 1000.0;
-		extra[nextra].fd = signal_pipe[0];
-		extra[nextra].events = CURL_WAIT_POLLIN;
-		extra[nextra++].revents = 0;
-		if (listen_db && PQsocket(listen_db) >= 0)
-		{
-			extra[nextra].fd = PQsocket(listen_db);
-			extra[nextra].events = CURL_WAIT_POLLIN;
-			extra[nextra++].revents = 0;
-		}
+		wait_fd(extra, &nextra, signal_pipe[0]);
+		if (claim_db.conn)
+			wait_fd(extra, &nextra, PQsocket(claim_db.conn));
+		if (report_db.conn && report_db.q != Q_NONE)
+			wait_fd(extra, &nextra, PQsocket(report_db.conn));
+		if (listen_db)
+			wait_fd(extra, &nextra, PQsocket(listen_db));
 		now = now_s();
 		if (wake > now)
 		{
@@ -2070,7 +2246,7 @@ main(int argc, char **argv)
 	job_free_all();
 	curl_multi_cleanup(multi);
 	curl_global_cleanup();
-	drop_db();
+	close_db();
 	free(url_charges);
 	free(url_refunds);
 	free(url_events);

@@ -5,11 +5,13 @@
  *		is a timer in a heap, so thousands of requests waiting cost nothing.
  *
  *	POST /v1/charges	{"amount":"180.00","payment_key":"ticket-1",...}
- *						200 {"id":"ch_..."}; 402 declined; 503 unavailable
+ *						200 {"id":"ch_<instance>_<n>"}; 402 declined; 503 unavailable
  *	POST /v1/refunds	{"charge":"ch_...","amount":"..","payment_key":".."}
  *						200 {"id":"re_..."}; 404 unknown charge; 402 refunded already
  *	GET /v1/events?after=N	{"events":[{"seq":..,"type":"charge.succeeded",
- *						"payment_key":..,"payment_id":..,"id":"ch_late_.."}]}
+ *						"payment_key":..,"payment_id":..,"id":"ch_late_<instance>_<n>"}]}
+ *						(<instance>: six letters or digits drawn at start, so that
+ *						ids stay unique when fake-psp restarts against the same database)
  *	GET /stats			counters, JSON
  *	POST /admin/latency?ms=N, POST /admin/factor?x=F	change behaviour now
  *
@@ -305,6 +307,7 @@ static long long nevents;
 static Map	keys, charges;
 static uint64_t next_charge = 1, next_refund = 1, next_late = 1;
 static double admin_factor = 1.0;
+static char instance[8];		/* in every id: ids stay unique across restarts */
 static double started;
 static int	epfd;
 static FILE *reqlog;
@@ -616,12 +619,11 @@ publish_lates(double now)
 		nevents++;
 		buf_printf(&events, "{\"seq\":%lld,\"type\":\"charge.succeeded\",\"payment_key\":\"", nevents);
 		buf_json_safe(&events, l->payment_key);
-		buf_printf(&events, "\",\"payment_id\":%lld,\"id\":\"ch_late_%llu\"}", l->payment_id,
-				   (unsigned long long) next_late);
 		{
 			char		id[64];
 
-			snprintf(id, sizeof(id), "ch_late_%llu", (unsigned long long) next_late++);
+			snprintf(id, sizeof(id), "ch_late_%s_%llu", instance, (unsigned long long) next_late++);
+			buf_printf(&events, "\",\"payment_id\":%lld,\"id\":\"%s\"}", l->payment_id, id);
 			map_get(&charges, id, true);
 		}
 		free(l->payment_key);
@@ -720,7 +722,7 @@ handle_payment(int fd, bool refund, const char *key, const char *body, double no
 		{
 			ch->refunds++;
 			status = 200;
-			snprintf(id, sizeof(id), "re_%06llu", (unsigned long long) next_refund++);
+			snprintf(id, sizeof(id), "re_%s_%llu", instance, (unsigned long long) next_refund++);
 			buf_printf(&out, "{\"id\":\"%s\",\"charge\":\"", id);
 			buf_json_safe(&out, charge);
 			buf_printf(&out, "\",\"status\":\"succeeded\"}");
@@ -761,7 +763,7 @@ handle_payment(int fd, bool refund, const char *key, const char *body, double no
 	else
 	{
 		status = 200;
-		snprintf(id, sizeof(id), "ch_%06llu", (unsigned long long) next_charge++);
+		snprintf(id, sizeof(id), "ch_%s_%llu", instance, (unsigned long long) next_charge++);
 		buf_printf(&out, "{\"id\":\"%s\",\"status\":\"succeeded\",\"payment_key\":\"", id);
 		buf_json_safe(&out, payment_key);
 		buf_printf(&out, "\"}");
@@ -1182,6 +1184,15 @@ main(int argc, char **argv)
 
 	parse_options(argc, argv);
 	started = now_s();
+	{
+		struct timespec ts;
+		uint64_t	x;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		x = splitmix((uint64_t) ts.tv_sec * 1000000000ULL + ts.tv_nsec) ^ (uint64_t) getpid();
+		for (i = 0; i < 6; i++, x /= 36)
+			instance[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[x % 36];
+	}
 	rng_state ^= splitmix(opt.seed);
 	if (opt.log && (reqlog = fopen(opt.log, "a")) == NULL)
 		die("cannot open %s: %s", opt.log, strerror(errno));
