@@ -27,7 +27,7 @@
  * - Deadline-aware payments: claim_payments never hands out a charge that
  *   cannot be reported before its order's pay_by (now + lease > pay_by):
  *   such an order is called off and compensated at once; when the oldest due
- *   job has waited longer than ticket.payment_lifo_after, the freshest jobs
+ *   charge has used ticket.payment_lifo_at (3/4) of its time, the freshest
  *   go first (adaptive LIFO).
  * - report_payments: many results in one call and one transaction.
  */
@@ -525,6 +525,17 @@ $$;
 
 /* ------------------------------------------------ deadline-aware payments */
 
+CREATE FUNCTION ticket._setting_share(name text, fallback double precision)
+RETURNS double precision
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(nullif(pg_catalog.current_setting($1, true), '')::double precision, $2);
+$$;
+COMMENT ON FUNCTION ticket._setting_share(text, double precision) IS
+	'Internal: a fraction setting of the library (the fallback when the library is not loaded).';
+REVOKE ALL ON FUNCTION ticket._setting_share(text, double precision) FROM PUBLIC;
+
 CREATE FUNCTION ticket._time_out_order(order_id bigint, why text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -578,14 +589,22 @@ BEGIN
 	END LOOP;
 
 	/*
-	 * Adaptive LIFO: while the oldest due job has waited longer than
-	 * ticket.payment_lifo_after, serve the freshest charges first (they can
-	 * still finish; the oldest are called off above when their time runs
-	 * out), and refunds, which have no deadline, after them.
+	 * Adaptive LIFO.  Oldest first (earliest deadline first) while the
+	 * backlog can be served in time: every claimed charge can still finish.
+	 * Once the oldest due charge has used ticket.payment_lifo_at (three
+	 * quarters) of its time (from checkout to pay_by less the lease), the
+	 * backlog is no longer being served in time: the freshest charges go
+	 * first, so that those served are paid with time to spare, and the
+	 * oldest are called off above when their time runs out.  Refunds, which
+	 * have no deadline, come after the charges then.
 	 */
-	lifo := EXISTS (SELECT FROM ticket.payment AS p
-					 WHERE p.state = 'processing'
-					   AND p.next_attempt_at <= t - make_interval(secs => ticket._setting_seconds('ticket.payment_lifo_after', 2)));
+	SELECT (t - o.created_at) >= ticket._setting_share('ticket.payment_lifo_at', 0.75)
+								 * (o.pay_by - o.created_at - lease)
+	  INTO lifo
+	  FROM ticket.payment AS p JOIN ticket.orders AS o ON o.order_id = p.order_id
+	 WHERE p.state = 'processing' AND p.kind = 'charge' AND p.next_attempt_at <= t
+	 ORDER BY p.next_attempt_at LIMIT 1;
+	lifo := coalesce(lifo, false);
 	/*
 	 * Due jobs: never claimed, due for a retry, or whose lease ran out (an
 	 * adapter that died).  SKIP LOCKED: adapters claiming at once get
@@ -615,7 +634,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ticket.claim_payments(text, integer, interval) IS
-	'For the payment adapter: claims up to max_jobs due payment jobs for lease (other adapters skip them; a job whose lease runs out is claimed again). Never hands out a charge whose order''s pay_by comes before the lease ends: such orders are called off and compensated at once. While the backlog is older than ticket.payment_lifo_after, the freshest charges go first. Report with ticket.report_payments (or payment_succeeded / payment_failed).';
+	'For the payment adapter: claims up to max_jobs due payment jobs for lease (other adapters skip them; a job whose lease runs out is claimed again). Never hands out a charge whose order''s pay_by comes before the lease ends: such orders are called off and compensated at once. Oldest first, until the oldest due charge has used ticket.payment_lifo_at (3/4) of its time: then the freshest first (adaptive LIFO). Report with ticket.report_payments (or payment_succeeded / payment_failed).';
 
 CREATE FUNCTION ticket.report_payments(reports jsonb)
 RETURNS TABLE (payment_id bigint, status text)

@@ -234,18 +234,20 @@ SELECT count(*) AS claimed_again FROM ticket.claim_payments('sim', 10, '1 minute
 SELECT ticket.payment_succeeded(:pk, 'ch_ok');
 
 -- Adaptive LIFO.  Three charges due for 10, 5 and 3 seconds and a refund
--- due for 20 (a duplicate capture of the ok order): the backlog is older
--- than ticket.payment_lifo_after (2 s), so the freshest charge goes first
--- and the refund last.
+-- due for 20 (a duplicate capture of the ok order); the oldest charge's
+-- order was made 30 minutes ago (of its 39 minutes to pay_by less the
+-- lease): it has used more than ticket.payment_lifo_at (3/4) of its time,
+-- so the freshest charge goes first and the refund last.
 SELECT ticket.payment_succeeded(:pk, 'ch_ok_twice');
 SELECT pg_temp.buy_open(:p, 'l1') AS l1, pg_temp.buy_open(:p, 'l2') AS l2, pg_temp.buy_open(:p, 'l3') AS l3 \gset
 UPDATE ticket.payment SET next_attempt_at = now() - interval '10 seconds' WHERE payment_id = pg_temp.charge(:l1);
 UPDATE ticket.payment SET next_attempt_at = now() - interval '5 seconds' WHERE payment_id = pg_temp.charge(:l2);
 UPDATE ticket.payment SET next_attempt_at = now() - interval '3 seconds' WHERE payment_id = pg_temp.charge(:l3);
 UPDATE ticket.payment SET next_attempt_at = now() - interval '20 seconds' WHERE kind = 'refund' AND state = 'processing';
-SELECT current_setting('ticket.payment_lifo_after') AS lifo_after;
+UPDATE ticket.orders SET created_at = created_at - interval '30 minutes' WHERE order_id = :l1;
+SELECT current_setting('ticket.payment_lifo_at') AS lifo_at;
 SELECT * FROM pg_temp.claim_each(4);
--- Without a backlog (all due for under 2 s): oldest first, the refund among them.
+-- While the oldest due charge has time (none has used 3/4 of it): oldest first, the refund among them.
 SELECT pg_temp.buy_open(:p, 'f1') AS f1, pg_temp.buy_open(:p, 'f2') AS f2, pg_temp.buy_open(:p, 'f3') AS f3 \gset
 SELECT ticket.payment_succeeded(pg_temp.charge(:l1), 'ch_l1'), ticket.payment_succeeded(pg_temp.charge(:l1), 'ch_l1_twice');
 UPDATE ticket.payment SET next_attempt_at = now() - interval '0.5 seconds' WHERE payment_id = pg_temp.charge(:f1);

@@ -55,7 +55,7 @@ SELECT pg_temp.err($$SET ticket.user_burst = 1000$$);
 RESET ROLE;
 -- Nor may an adapter change the order claim_payments hands jobs out in.
 SET ROLE ticket_adapter;
-SELECT pg_temp.err($$SET ticket.payment_lifo_after = 0$$);
+SELECT pg_temp.err($$SET ticket.payment_lifo_at = 0$$);
 RESET ROLE;
 
 SELECT counter, value > 0 AS seen FROM ticket.counters() WHERE counter = 'holds_rate_limited';

@@ -52,7 +52,7 @@ static int	ticket_worker_interval = 1000;	/* ms */
 static int	ticket_worker_batch = 1000;
 static int	ticket_payment_retry_base = 1000;	/* ms */
 static int	ticket_payment_retry_max = 60000;	/* ms */
-static int	ticket_payment_lifo_after = 2000;	/* ms */
+static double ticket_payment_lifo_at = 0.75;
 static int	ticket_idempotency_ttl = 86400; /* s */
 
 /*
@@ -111,10 +111,11 @@ ticket_worker_define_gucs(void)
 							"Longest delay between two attempts at a payment.",
 							NULL, &ticket_payment_retry_max, 60000, 1, 24 * 3600 * 1000,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("ticket.payment_lifo_after",
-							"Age of the oldest due payment job past which ticket.claim_payments serves the freshest first (adaptive LIFO).",
-							NULL, &ticket_payment_lifo_after, 2000, 0, 3600 * 1000,
-							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomRealVariable("ticket.payment_lifo_at",
+							 "Share of its time (checkout to pay_by, less the lease) the oldest due charge may use before ticket.claim_payments serves the freshest first (adaptive LIFO).",
+							 "0 serves the freshest first always, 1 never.",
+							 &ticket_payment_lifo_at, 0.75, 0.0, 1.0,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("ticket.idempotency_ttl",
 							"How long checkout idempotency keys are kept before the worker purges them.",
 							NULL, &ticket_idempotency_ttl, 86400, 86400, INT_MAX,
