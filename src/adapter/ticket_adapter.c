@@ -823,6 +823,7 @@ typedef struct Job
 	char		amount[32];
 	char	   *provider_key;
 	char	   *refund_ref;
+	double		deadline;		/* monotonic s: the request must end by then */
 	double		started;		/* monotonic s */
 	CURL	   *easy;
 	struct curl_slist *headers;
@@ -847,6 +848,9 @@ static char *url_charges, *url_refunds, *url_events;
 static Job *free_jobs;
 static int	inflight;			/* jobs (not the event poll) in flight */
 static Job *inflight_list;		/* those jobs */
+static Job *queue_head, *queue_tail;	/* claimed jobs waiting for an HTTP slot */
+static int	nqueued;
+static double latency_avg;		/* s, moving average of the provider's answers */
 static Job *events_job;			/* the event poll in flight, or NULL */
 static bool events_more;		/* the last poll brought events: poll again at once */
 static long long events_after;
@@ -1477,6 +1481,7 @@ job_done(Job *job, CURLcode code)
 	char		reason[400];
 
 	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
+	latency_avg = latency_avg > 0 ? 0.9 * latency_avg + 0.1 * elapsed : elapsed;
 	if (code != CURLE_OK)
 	{
 		snprintf(reason, sizeof(reason), "provider unreachable: %s",
@@ -1619,6 +1624,45 @@ start_events(void)
 	events_job = job;
 }
 
+/* Claimed jobs take the free HTTP slots, oldest first. */
+static void
+start_queued(double now)
+{
+	while (queue_head && inflight < opt.concurrency)
+	{
+		Job		   *job = queue_head;
+		double		timeout = job->deadline - now;
+		bool		ok;
+
+		queue_head = job->next;
+		if (queue_head == NULL)
+			queue_tail = NULL;
+		nqueued--;
+		if (timeout > opt.http_timeout)
+			timeout = opt.http_timeout;
+		if (job->kind == KIND_REFUND && job->refund_ref == NULL)
+			ok = false;
+		else
+			ok = job_start(job, job->kind == KIND_CHARGE ? url_charges : url_refunds, timeout);
+		if (ok)
+		{
+			inflight++;
+			job->prev = NULL;
+			job->next = inflight_list;
+			if (inflight_list)
+				inflight_list->prev = job;
+			inflight_list = job;
+		}
+		else
+		{
+			logmsg("payment %lld: could not start its request", job->payment_id);
+			cnt.retryable++;
+			add_report(job->payment_id, false, "adapter could not start the request", true);
+			job_put(job);
+		}
+	}
+}
+
 /* Asks for up to want jobs (the claim connection is idle). */
 static void
 claim_send(int want, double now)
@@ -1665,8 +1709,6 @@ claim_result(PGresult *res, double now)
 	for (i = 0; i < rows; i++)
 	{
 		Job		   *job = job_get();
-		double		timeout = deadline - now;
-		bool		ok;
 
 		job->payment_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		job->kind = strcmp(PQgetvalue(res, i, 1), "refund") == 0 ? KIND_REFUND : KIND_CHARGE;
@@ -1675,9 +1717,8 @@ claim_result(PGresult *res, double now)
 		job->attempt = atoi(PQgetvalue(res, i, 6));
 		job->provider_key = xstrdup(PQgetvalue(res, i, 7));
 		job->refund_ref = PQgetisnull(res, i, 8) ? NULL : xstrdup(PQgetvalue(res, i, 8));
+		job->deadline = deadline;
 		cnt.claimed++;
-		if (timeout > opt.http_timeout)
-			timeout = opt.http_timeout;
 		if (job->kind == KIND_CHARGE)
 		{
 			buf_printf(&job->req, "{\"amount\":");
@@ -1685,38 +1726,26 @@ claim_result(PGresult *res, double now)
 			buf_printf(&job->req, ",\"payment_key\":");
 			buf_json_string(&job->req, job->provider_key);
 			buf_printf(&job->req, ",\"order_id\":%lld,\"attempt\":%d}", job->order_id, job->attempt);
-			ok = job_start(job, url_charges, timeout);
 		}
-		else if (job->refund_ref)
+		else
 		{
 			buf_printf(&job->req, "{\"charge\":");
-			buf_json_string(&job->req, job->refund_ref);
+			buf_json_string(&job->req, job->refund_ref ? job->refund_ref : "");
 			buf_printf(&job->req, ",\"amount\":");
 			buf_json_string(&job->req, job->amount);
 			buf_printf(&job->req, ",\"payment_key\":");
 			buf_json_string(&job->req, job->provider_key);
 			buf_puts(&job->req, "}");
-			ok = job_start(job, url_refunds, timeout);
 		}
+		job->next = NULL;
+		if (queue_tail)
+			queue_tail->next = job;
 		else
-			ok = false;
-		if (ok)
-		{
-			inflight++;
-			job->prev = NULL;
-			job->next = inflight_list;
-			if (inflight_list)
-				inflight_list->prev = job;
-			inflight_list = job;
-		}
-		else
-		{
-			logmsg("payment %lld: could not start its request", job->payment_id);
-			cnt.retryable++;
-			add_report(job->payment_id, false, "adapter could not start the request", true);
-			job_put(job);
-		}
+			queue_head = job;
+		queue_tail = job;
+		nqueued++;
 	}
+	start_queued(now);
 	if (rows > 0)
 		last_busy = now;
 	/* A full claim: more may be due.  A short one: wait for a notification or the poll. */
@@ -1724,18 +1753,24 @@ claim_result(PGresult *res, double now)
 }
 
 /*
- * How many jobs to claim now: up to --batch, never more than the free HTTP
- * slots, and 0 while fewer than a quarter of them are free (unless none is
- * busy), so that claims come in useful sizes.
+ * How many jobs to claim now.  The adapter holds at most twice
+ * --concurrency jobs: those in flight and as many waiting for a slot, so
+ * that the next claim's round trip is hidden behind the requests in flight
+ * (only --concurrency while the provider is so slow that a job waiting for
+ * a slot could run short of lease: average answer over a tenth of it).
+ * Up to --batch per claim, and none while less than a quarter of
+ * min(--batch, --concurrency) would come (unless nothing is in hand), so
+ * that claims come in useful sizes.
  */
 static int
 claim_size(void)
 {
-	int			free_slots = opt.concurrency - inflight;
-	int			want = free_slots < opt.batch ? free_slots : opt.batch;
+	int			in_hand = inflight + nqueued;
+	int			room = (latency_avg < opt.lease * 0.1 ? 2 : 1) * opt.concurrency - in_hand;
+	int			want = room < opt.batch ? room : opt.batch;
 	int			least = (opt.concurrency < opt.batch ? opt.concurrency : opt.batch) / 4;
 
-	if (want <= 0 || (inflight > 0 && want < (least > 0 ? least : 1)))
+	if (want <= 0 || (in_hand > 0 && want < (least > 0 ? least : 1)))
 		return 0;
 	return want;
 }
@@ -1819,6 +1854,7 @@ collect_done(void)
 		}
 		job_put(job);
 	}
+	start_queued(now_s());
 }
 
 /*
@@ -1839,6 +1875,17 @@ call_off_all(void)
 		unlink_inflight(job);
 		job_put(job);
 	}
+	while (queue_head)
+	{
+		Job		   *job = queue_head;
+
+		queue_head = job->next;
+		cnt.retryable++;
+		add_report(job->payment_id, false, "adapter stopped before calling the provider", true);
+		job_put(job);
+	}
+	queue_tail = NULL;
+	nqueued = 0;
 }
 
 /* ------------------------------------------------------------- reporting */
@@ -2003,6 +2050,31 @@ join_url(const char *base, const char *path)
 	return b.data;
 }
 
+/* At exit after giving up: what is left is dropped (its leases run out). */
+static void
+discard_all(void)
+{
+	while (inflight_list)
+	{
+		Job		   *job = inflight_list;
+
+		curl_multi_remove_handle(multi, job->easy);
+		unlink_inflight(job);
+		job_put(job);
+	}
+	while (queue_head)
+	{
+		Job		   *job = queue_head;
+
+		queue_head = job->next;
+		job_put(job);
+	}
+	queue_tail = NULL;
+	nqueued = 0;
+	while (nreports > 0)
+		drop_reports(nreports);
+}
+
 /* Adds fd to poll for reading. */
 static void
 wait_fd(struct curl_waitfd *extra, int *n, int fd)
@@ -2093,18 +2165,18 @@ main(int argc, char **argv)
 				stopping = 1;
 				stop_reason = "signal";
 				stop_at = now;
-				logmsg("stopping: finishing %d requests in flight", inflight);
+				logmsg("stopping: finishing %d requests in flight", inflight + nqueued);
 			}
 			else if (handled_signals >= 2 && stopping == 1)
 			{
 				stopping = 2;
-				logmsg("stopping now: calling off %d requests in flight (reported as retryable)", inflight);
+				logmsg("stopping now: calling off %d requests in flight (reported as retryable)", inflight + nqueued);
 				call_off_all();
 			}
 		}
 		if (!stopping && opt.duration > 0 && now - start >= opt.duration)
 			stopping = 1, stop_reason = "duration", stop_at = now;
-		if (!stopping && opt.idle_exit > 0 && inflight == 0 && nreports == 0 && claim_db.q == Q_NONE &&
+		if (!stopping && opt.idle_exit > 0 && inflight + nqueued == 0 && nreports == 0 && claim_db.q == Q_NONE &&
 			now - last_busy >= opt.idle_exit)
 			stopping = 1, stop_reason = "idle", stop_at = now;
 		if (stopping && events_job)
@@ -2114,7 +2186,7 @@ main(int argc, char **argv)
 			events_job = NULL;
 		}
 		/* Done: nothing in flight, nothing to report, no claim whose jobs would be ours. */
-		if (stopping && inflight == 0 && nreports == 0 && claim_db.q == Q_NONE)
+		if (stopping && inflight + nqueued == 0 && nreports == 0 && claim_db.q == Q_NONE)
 			break;
 		if (stopping && now - stop_at > opt.http_timeout + STOP_DB_GRACE)
 		{
@@ -2156,7 +2228,7 @@ main(int argc, char **argv)
 		/* HTTP. */
 		curl_multi_perform(multi, &running);
 		collect_done();
-		if (inflight > 0)
+		if (inflight + nqueued > 0)
 			last_busy = now;
 
 		/*
@@ -2174,7 +2246,8 @@ main(int argc, char **argv)
 				send_batch();
 		}
 		else if (report_db.q == Q_NONE && report_n == 0 && nreports > 0 &&
-				 (nreports >= opt.batch || inflight == 0 || stopping || now - oldest_report >= REPORT_DELAY) &&
+				 (nreports >= opt.batch || inflight + nqueued == 0 || stopping ||
+				  now - oldest_report >= REPORT_DELAY) &&
 				 db_ready(&report_db, now))
 			start_reports(now);
 
@@ -2236,6 +2309,7 @@ main(int argc, char **argv)
 		}
 	}
 
+	discard_all();
 	write_metrics();
 	summary_line(stop_reason ? (strcmp(stop_reason, "signal") == 0 ? "stopped on a signal: " :
 								strcmp(stop_reason, "duration") == 0 ? "stopped after --duration: " :
