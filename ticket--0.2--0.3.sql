@@ -566,6 +566,7 @@ AS $$
 DECLARE
 	t timestamptz := now();
 	lifo boolean;
+	ids bigint[];
 	r record;
 BEGIN
 	PERFORM ticket._check_text('adapter', adapter, 100);
@@ -575,14 +576,18 @@ BEGIN
 	/*
 	 * A charge the adapter could report only after its order's pay_by
 	 * (now + lease > pay_by) would be wasted work: the order is called off
-	 * now and compensated, its seats go back on sale.  Never waits: rows
-	 * another transaction holds are left to it or the next claim.
+	 * now and compensated, its seats go back on sale.  Only orders that
+	 * close within the lease are read (orders_pending_idx), and only those
+	 * whose charge waits for an adapter (a claimed one is the adapter's to
+	 * report).  Never waits: rows another transaction holds are left to it
+	 * or to the next claim.
 	 */
-	FOR r IN SELECT p.order_id FROM ticket.payment AS p
-			   JOIN ticket.orders AS o ON o.order_id = p.order_id
-			  WHERE p.state = 'processing' AND p.kind = 'charge' AND p.next_attempt_at <= t
-				AND o.state = 'pending' AND o.pay_by < t + lease
-			  ORDER BY p.next_attempt_at LIMIT 1000
+	FOR r IN SELECT o.order_id FROM ticket.orders AS o
+			  WHERE o.state = 'pending' AND o.pay_by < t + lease
+				AND EXISTS (SELECT FROM ticket.payment AS p
+							 WHERE p.order_id = o.order_id AND p.kind = 'charge' AND p.state = 'processing'
+							   AND p.next_attempt_at <= t)
+			  ORDER BY o.pay_by LIMIT 1000
 				FOR UPDATE OF o SKIP LOCKED LOOP
 		CONTINUE WHEN NOT ticket._try_lock_payments(r.order_id);
 		PERFORM ticket._time_out_order(r.order_id, 'timed out: could not be paid before pay_by');
@@ -605,26 +610,44 @@ BEGIN
 	 WHERE p.state = 'processing' AND p.kind = 'charge' AND p.next_attempt_at <= t
 	 ORDER BY p.next_attempt_at LIMIT 1;
 	lifo := coalesce(lifo, false);
+
 	/*
 	 * Due jobs: never claimed, due for a retry, or whose lease ran out (an
-	 * adapter that died).  SKIP LOCKED: adapters claiming at once get
-	 * different jobs and never wait for each other.
+	 * adapter that died), read in payment_due_idx order so that a claim
+	 * costs the same with a backlog of ten or ten thousand.  SKIP LOCKED:
+	 * adapters claiming at once get different jobs and never wait for each
+	 * other.
 	 */
+	IF lifo THEN
+		ids := ARRAY(SELECT p.payment_id FROM ticket.payment AS p
+					  WHERE p.state = 'processing' AND p.next_attempt_at <= t AND p.kind = 'charge'
+						AND (SELECT o.pay_by FROM ticket.orders AS o WHERE o.order_id = p.order_id) >= t + lease
+					  ORDER BY p.next_attempt_at DESC
+					  LIMIT max_jobs
+						FOR UPDATE SKIP LOCKED);
+		IF cardinality(ids) < max_jobs THEN
+			ids := ids || ARRAY(SELECT p.payment_id FROM ticket.payment AS p
+								 WHERE p.state = 'processing' AND p.next_attempt_at <= t AND p.kind = 'refund'
+								 ORDER BY p.next_attempt_at
+								 LIMIT max_jobs - cardinality(ids)
+								   FOR UPDATE SKIP LOCKED);
+		END IF;
+	ELSE
+		ids := ARRAY(SELECT p.payment_id FROM ticket.payment AS p
+					  WHERE p.state = 'processing' AND p.next_attempt_at <= t
+						/* a correlated probe per row read, never a hash of every order */
+						AND (p.kind = 'refund'
+							 OR (SELECT o.pay_by FROM ticket.orders AS o WHERE o.order_id = p.order_id) >= t + lease)
+					  ORDER BY p.next_attempt_at
+					  LIMIT max_jobs
+						FOR UPDATE SKIP LOCKED);
+	END IF;
 	RETURN QUERY
-	WITH due AS (
-		SELECT p.payment_id FROM ticket.payment AS p
-		 WHERE p.state = 'processing' AND p.next_attempt_at <= t
-		   AND (p.kind = 'refund'
-				OR EXISTS (SELECT FROM ticket.orders AS o WHERE o.order_id = p.order_id AND o.pay_by >= t + lease))
-		 ORDER BY lifo AND p.kind = 'refund', CASE WHEN lifo THEN p.next_attempt_at END DESC,
-				  p.next_attempt_at, p.payment_id
-		 LIMIT max_jobs
-		   FOR UPDATE SKIP LOCKED
-	), claimed AS (
+	WITH claimed AS (
 		UPDATE ticket.payment AS p
 		   SET attempts = p.attempts + 1, lease_owner = adapter, lease_until = t + lease,
 			   next_attempt_at = t + lease
-		  FROM due WHERE p.payment_id = due.payment_id
+		 WHERE p.payment_id = ANY (ids)
 		RETURNING p.*
 	)
 	SELECT c.payment_id, c.kind, c.order_id, o.concert_id, o.user_id, c.amount, c.attempts,
