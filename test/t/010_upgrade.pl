@@ -87,13 +87,20 @@ my @tables = split /\n/, query(q{SELECT c.oid::regclass FROM pg_class c
 	JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
 	JOIN pg_extension x ON x.oid = d.refobjid AND x.extname = 'ticket'
 	WHERE c.relkind = 'r' ORDER BY 1::text});
+# The columns each table has now: a later version may add columns (0.3 adds
+# flow-control columns to ticket.queue), and the rows are compared on these.
+my %columns = map {
+	my $t = $_;
+	($t => query(qq{SELECT string_agg('x.' || quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+		WHERE attrelid = '$t'::regclass AND attnum > 0 AND NOT attisdropped}))
+} @tables;
 sub contents
 {
 	my %c;
 	for my $t (@tables)
 	{
-		$c{$t} = query(qq{SELECT count(*) || ' ' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))
-			FROM $t AS x});
+		$c{$t} = query(qq{SELECT count(*) || ' ' || md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), ''))
+			FROM $t AS x, LATERAL (SELECT ROW($columns{$t})) AS y (r)});
 	}
 	return \%c;
 }
