@@ -434,6 +434,8 @@ BEGIN
 	/*
 	 * The key first: a second call with the same key waits here for the
 	 * first to commit, then finds its row and answers what it answered.
+	 * (Its order id is not taken from the sequence here: bad input must
+	 * write nothing, and a sequence does not roll back.)
 	 */
 	INSERT INTO ticket.idempotency AS x (user_id, idempotency_key, request, status)
 	VALUES (user_id, idempotency_key, request, 'in_progress')
@@ -484,20 +486,25 @@ BEGIN
 		RETURN r;
 	END IF;
 
-	/* The seats are this hold's until it expires: now until pay_by. */
+	/*
+	 * The seats are this hold's until it expires: now until pay_by.  One
+	 * statement moves their deadline and sums their prices.
+	 */
 	PERFORM ticket._lock_seats(h.concert_id, h.seat_ids);
-	SELECT sum(x.price), count(*) INTO amount, n
-	  FROM ticket.seat AS s
-	  JOIN ticket.section AS x ON x.concert_id = s.concert_id AND x.section_id = s.section_id
-	 WHERE s.concert_id = h.concert_id AND s.seat_id = ANY (h.seat_ids)
-	   AND s.hold_id = h.hold_id AND s.state = 'held';
+	o.pay_by := now() + c.payment_timeout;
+	WITH moved AS (
+		UPDATE ticket.seat AS s SET held_until = o.pay_by
+		  FROM ticket.section AS x
+		 WHERE s.concert_id = h.concert_id AND s.seat_id = ANY (h.seat_ids)
+		   AND s.hold_id = h.hold_id AND s.state = 'held'
+		   AND x.concert_id = s.concert_id AND x.section_id = s.section_id
+		RETURNING x.price
+	)
+	SELECT sum(moved.price), count(*) INTO amount, n FROM moved;
 	IF n <> cardinality(h.seat_ids) THEN
 		RAISE EXCEPTION 'hold % does not own its seats', hold_id USING ERRCODE = 'XX001',
 			HINT = 'Run ticket.verify() and report this.';
 	END IF;
-	o.pay_by := now() + c.payment_timeout;
-	UPDATE ticket.seat AS s SET held_until = o.pay_by
-	 WHERE s.concert_id = h.concert_id AND s.seat_id = ANY (h.seat_ids);
 	UPDATE ticket.hold AS x SET state = 'checking_out', expires_at = o.pay_by WHERE x.hold_id = hold_id;
 	INSERT INTO ticket.orders AS x (concert_id, user_id, hold_id, seat_ids, amount, pay_by)
 	VALUES (h.concert_id, user_id, hold_id, h.seat_ids, amount, o.pay_by)
