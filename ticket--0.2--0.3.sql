@@ -242,8 +242,6 @@ BEGIN
 		IF n > c.max_active - active THEN
 			n := greatest(c.max_active - active, 0);
 			capped := true;
-			/* Back-pressure is the news when both hold admission back. */
-			reason := CASE WHEN reason = 'payments behind' THEN reason ELSE 'slots full' END;
 		END IF;
 	END IF;
 	head := q.admitted_through;
@@ -264,13 +262,32 @@ BEGIN
 		SELECT count(*), coalesce(max(done.seq), q.admitted_through) INTO k, head FROM done;
 	END IF;
 
-	/* What was admitted per second, smoothed over about 10 s (steps 0.2-5 s apart count). */
-	smooth := coalesce(q.pace, eff);
+	/* The cap held someone back only if someone is still waiting. */
+	capped := capped AND EXISTS (SELECT FROM ticket.queue_entry AS e
+								  WHERE e.concert_id = concert_id AND e.seq > head AND e.state = 'waiting');
+	/* Back-pressure is the news when both hold admission back. */
+	IF capped AND reason IS DISTINCT FROM 'payments behind' THEN
+		reason := 'slots full';
+	END IF;
+
+	/*
+	 * What was admitted per second, smoothed over about 10 s (steps 0.2-5 s
+	 * apart count), from 0: while the cap binds it is the pace at which
+	 * slots free up.
+	 */
+	smooth := coalesce(q.pace, 0);
 	IF dt BETWEEN 0.2 AND 5 THEN
 		smooth := smooth + (1 - exp(-dt / 10)) * (k / dt - smooth);
 	END IF;
-	/* An ETA assumes the rate, or the pace at which slots free up when the cap binds. */
-	eta := CASE WHEN capped THEN least(eff, smooth) ELSE eff END;
+	/*
+	 * An ETA assumes the rate; while the cap binds, the pace at which slots
+	 * free up, but never less than max_active per admission_ttl (every slot
+	 * ends by then) and never more than the rate.
+	 */
+	eta := CASE WHEN capped
+				THEN least(eff, greatest(smooth,
+										 c.max_active / greatest(extract(epoch FROM c.admission_ttl)::double precision, 1)))
+				ELSE eff END;
 
 	/* What was not used (nobody waiting, or the cap) is not saved up. */
 	UPDATE ticket.queue AS x
@@ -698,6 +715,14 @@ BEGIN
 		IF pg_catalog.jsonb_typeof(v) <> 'object' THEN
 			RAISE EXCEPTION 'report % is not a JSON object', i USING ERRCODE = '22023';
 		END IF;
+		/* A misspelt key ("retryabel") must not change what a report means. */
+		IF (v - ARRAY['payment_id', 'outcome', 'provider_ref', 'reason', 'retryable', 'attempt']) <> '{}'::jsonb THEN
+			RAISE EXCEPTION 'report %: unknown key "%"', i,
+				(SELECT min(x) FROM pg_catalog.jsonb_object_keys(v - ARRAY['payment_id', 'outcome', 'provider_ref',
+																		   'reason', 'retryable', 'attempt']) AS x)
+				USING ERRCODE = '22023',
+				HINT = 'The keys are payment_id, outcome, provider_ref, reason, retryable and attempt.';
+		END IF;
 		IF pg_catalog.jsonb_typeof(v -> 'payment_id') IS DISTINCT FROM 'number'
 		   OR (v ->> 'payment_id') !~ '^[1-9][0-9]{0,17}$' THEN
 			RAISE EXCEPTION 'report %: payment_id must be a positive whole number', i USING ERRCODE = '22023';
@@ -727,9 +752,10 @@ BEGIN
 		END IF;
 		RAISE;
 	END;
-	IF EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(reports) AS e
-				GROUP BY e.value ->> 'payment_id' HAVING count(*) > 1) THEN
-		RAISE EXCEPTION 'a payment is reported twice in one call' USING ERRCODE = '22023',
+	SELECT e.value ->> 'payment_id' INTO v FROM pg_catalog.jsonb_array_elements(reports) AS e
+	 GROUP BY e.value ->> 'payment_id' HAVING count(*) > 1 ORDER BY 1 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'payment % is reported twice in one call', v #>> '{}' USING ERRCODE = '22023',
 			HINT = 'Send one report per payment job.';
 	END IF;
 	/* In payment order: two adapters' batches lock jobs in the same order. */
@@ -1029,7 +1055,8 @@ SELECT q.concert_id, k.title, k.state AS concert_state, q.scheduled,
 	   pg_catalog.encode(q.seed_hash, 'hex') AS seed_hash,
 	   CASE WHEN q.drawn_at IS NOT NULL THEN pg_catalog.encode(q.seed, 'hex') END AS seed,
 	   q.drawn_at, q.drawn,
-	   round(CASE WHEN q.eta_rate = 0 THEN 0 ELSE coalesce(q.rate, k.admit_rate) END::numeric, 1) AS effective_rate,
+	   round(CASE WHEN q.eta_rate = 0 THEN 0 WHEN q.rate_reason = 'slots full' THEN q.eta_rate
+				  ELSE coalesce(q.rate, k.admit_rate) END::numeric, 1) AS effective_rate,
 	   q.rate_reason, q.admission_paused_at,
 	   round(q.pace::numeric, 1) AS pace
   FROM ticket.queue AS q
@@ -1062,7 +1089,8 @@ SELECT c.concert_id, c.title, c.state,
   JOIN ticket.concerts AS s ON s.concert_id = c.concert_id
   LEFT JOIN LATERAL (
 	SELECT ticket._waiting(x) AS waiting, x.admitted,
-		   round(CASE WHEN x.eta_rate = 0 THEN 0 ELSE coalesce(x.rate, c.admit_rate) END::numeric, 1) AS effective_rate,
+		   round(CASE WHEN x.eta_rate = 0 THEN 0 WHEN x.rate_reason = 'slots full' THEN x.eta_rate
+					  ELSE coalesce(x.rate, c.admit_rate) END::numeric, 1) AS effective_rate,
 		   x.rate_reason
 	  FROM ticket.queue AS x WHERE x.concert_id = c.concert_id) AS q ON true
  CROSS JOIN LATERAL ticket._payment_backlog(c.concert_id) AS b
@@ -1128,8 +1156,7 @@ BEGIN
 		('admission_rate', 'gauge', d.effective_rate::double precision),
 		('admission_paused', 'gauge', (d.rate_reason IS NOT DISTINCT FROM 'paused')::integer::double precision),
 		('admission_throttled', 'gauge',
-		 coalesce(d.effective_rate < d.admit_rate
-				  AND coalesce(d.rate_reason NOT IN ('paused', 'no seats free', 'sold out'), true), false)::integer::double precision),
+		 coalesce(d.rate_reason IN ('payments behind', 'recovering'), false)::integer::double precision),
 		('admission_slots_full', 'gauge', (d.rate_reason IS NOT DISTINCT FROM 'slots full')::integer::double precision),
 		('payments_due', 'gauge', d.payments_due::double precision),
 		('payment_backlog_seconds', 'gauge', d.payment_backlog_seconds::double precision))

@@ -840,6 +840,7 @@ typedef struct Report
 	long long	payment_id;
 	bool		ok;
 	bool		retryable;
+	int			attempt;		/* the job's attempt as claimed; 0: not known (a late capture) */
 	char	   *text;			/* provider_ref when ok, else the reason */
 } Report;
 
@@ -1119,7 +1120,7 @@ retry_backoff(int tries)
 /* -------------------------------------------------------------- reporting */
 
 static void
-add_report(long long payment_id, bool ok, const char *text, bool retryable)
+add_report(long long payment_id, bool ok, const char *text, bool retryable, int attempt)
 {
 	Report	   *r;
 
@@ -1136,6 +1137,7 @@ add_report(long long payment_id, bool ok, const char *text, bool retryable)
 	r->payment_id = payment_id;
 	r->ok = ok;
 	r->retryable = retryable;
+	r->attempt = attempt;
 	r->text = clean_text(text, ok ? MAX_REF : MAX_REASON);
 	if (r->text == NULL)
 		r->text = xstrdup(ok ? "unknown" : "provider gave no reason");
@@ -1214,6 +1216,9 @@ send_batch(void)
 		buf_json_string(&json, r->text);
 		if (!r->ok)
 			buf_printf(&json, ",\"retryable\":%s", r->retryable ? "true" : "false");
+		/* a retryable failure of an attempt since superseded is then ignored */
+		if (r->attempt > 0)
+			buf_printf(&json, ",\"attempt\":%d", r->attempt);
 		buf_puts(&json, "}");
 	}
 	buf_puts(&json, "]");
@@ -1488,7 +1493,7 @@ job_done(Job *job, CURLcode code)
 				 job->errbuf[0] ? job->errbuf : curl_easy_strerror(code));
 		cnt.http_errors++;
 		cnt.retryable++;
-		add_report(job->payment_id, false, reason, true);
+		add_report(job->payment_id, false, reason, true, job->attempt);
 		return;
 	}
 	hist_add(&lat_total, elapsed);
@@ -1510,14 +1515,14 @@ job_done(Job *job, CURLcode code)
 				cnt.charges_ok++;
 			else
 				cnt.refunds_ok++;
-			add_report(job->payment_id, true, ref, false);
+			add_report(job->payment_id, true, ref, false, job->attempt);
 			free(ref);
 			return;
 		}
 		snprintf(reason, sizeof(reason), "provider answered %s %ld without an id", what, status);
 		cnt.http_errors++;
 		cnt.retryable++;
-		add_report(job->payment_id, false, reason, true);
+		add_report(job->payment_id, false, reason, true, job->attempt);
 		return;
 	}
 	if (status == 402)
@@ -1530,7 +1535,7 @@ job_done(Job *job, CURLcode code)
 			cnt.declined++;
 		else
 			cnt.refunds_failed++;
-		add_report(job->payment_id, false, reason, false);
+		add_report(job->payment_id, false, reason, false, job->attempt);
 		return;
 	}
 
@@ -1549,7 +1554,7 @@ job_done(Job *job, CURLcode code)
 		logmsg("payment %lld: unexpected answer to the %s: %s", job->payment_id, what, reason);
 	cnt.http_errors++;
 	cnt.retryable++;
-	add_report(job->payment_id, false, reason, true);
+	add_report(job->payment_id, false, reason, true, job->attempt);
 }
 
 /* The event feed answered: late captures become successes. */
@@ -1599,7 +1604,7 @@ events_done(Job *job, CURLcode code)
 		if (type && strcmp(type, "charge.succeeded") == 0 && payment_id > 0 && id && id[0])
 		{
 			cnt.late++;
-			add_report(payment_id, true, id, false);
+			add_report(payment_id, true, id, false, 0);
 		}
 		free(type);
 		free(id);
@@ -1657,7 +1662,7 @@ start_queued(double now)
 		{
 			logmsg("payment %lld: could not start its request", job->payment_id);
 			cnt.retryable++;
-			add_report(job->payment_id, false, "adapter could not start the request", true);
+			add_report(job->payment_id, false, "adapter could not start the request", true, job->attempt);
 			job_put(job);
 		}
 	}
@@ -1871,7 +1876,7 @@ call_off_all(void)
 
 		curl_multi_remove_handle(multi, job->easy);
 		cnt.retryable++;
-		add_report(job->payment_id, false, "adapter stopped before the provider answered", true);
+		add_report(job->payment_id, false, "adapter stopped before the provider answered", true, job->attempt);
 		unlink_inflight(job);
 		job_put(job);
 	}
@@ -1881,7 +1886,7 @@ call_off_all(void)
 
 		queue_head = job->next;
 		cnt.retryable++;
-		add_report(job->payment_id, false, "adapter stopped before calling the provider", true);
+		add_report(job->payment_id, false, "adapter stopped before calling the provider", true, job->attempt);
 		job_put(job);
 	}
 	queue_tail = NULL;
