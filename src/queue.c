@@ -34,6 +34,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -379,7 +380,8 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 				d = slot_getattr(slot, qc.q_rate_reason, &isnull);
 				if (!isnull)
 				{
-					values[8] = d;
+					/* copied: the slot and its buffer pin go before the result is formed */
+					values[8] = datumCopy(d, false, -1);
 					nulls[8] = false;
 				}
 			}
@@ -399,9 +401,7 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 		table_close(rel, NoLock);
 	}
 	values[2] = CStringGetTextDatum(state);
-	/* 0.2's type has no note: the library may be newer than the SQL */
-	if (tupdesc->natts < 9 && !nulls[8])
-		nulls[8] = true;
+	/* 0.2's type has no note (the library may be newer than the SQL): heap_form_tuple reads natts values */
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
