@@ -307,11 +307,11 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ticket.admit(bigint) IS
-	'One admission step: admits, in place order, at the effective rate (admit_rate, halved while payments are behind and grown back gradually) for the time since the last step, at most one second''s worth and at most max_active at once; nothing while paused (pause_admission) or while no seat is free; marks the queue sold out when none can come back; NOTIFY ticket_admission. Returns how many it admitted.';
+	'One admission step: admits, in place order, at the effective rate (admit_rate, halved while payments are behind and grown back gradually) for the time since the last step, at most 1.25 seconds'' worth and at most max_active at once; nothing while paused (pause_admission) or while no seat is free; marks the queue sold out when none can come back; NOTIFY ticket_admission. Returns how many it admitted.';
 
-CREATE FUNCTION ticket.pause_admission(concert_id bigint)
-RETURNS boolean
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+CREATE FUNCTION ticket._lock_queue(concert_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -321,6 +321,19 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'concert % has no waiting room', concert_id USING ERRCODE = '55000';
 	END IF;
+END
+$$;
+COMMENT ON FUNCTION ticket._lock_queue(bigint) IS
+	'Internal: locks a concert and its waiting room for an admin change (22004, P0002, 55000 without a waiting room).';
+
+CREATE FUNCTION ticket.pause_admission(concert_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	PERFORM ticket._lock_queue(concert_id);
 	UPDATE ticket.queue AS q SET admission_paused_at = now(), rate_reason = 'paused', eta_rate = 0
 	 WHERE q.concert_id = concert_id AND q.admission_paused_at IS NULL;
 	RETURN FOUND;
@@ -336,11 +349,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
-	PERFORM ticket._lock_concert(concert_id);
-	PERFORM FROM ticket.queue AS q WHERE q.concert_id = concert_id FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'concert % has no waiting room', concert_id USING ERRCODE = '55000';
-	END IF;
+	PERFORM ticket._lock_queue(concert_id);
 	/* The next step admits 1.25 seconds' worth at most: no burst. */
 	UPDATE ticket.queue AS q SET admission_paused_at = NULL, rate_reason = NULL, eta_rate = NULL, tokens = 0
 	 WHERE q.concert_id = concert_id AND q.admission_paused_at IS NOT NULL;
@@ -1181,7 +1190,7 @@ COMMENT ON FUNCTION ticket.metrics() IS
 
 /* ------------------------------------------------------------ privileges */
 
-REVOKE ALL ON FUNCTION ticket._payment_backlog(bigint), ticket._pressure_target(interval),
+REVOKE ALL ON FUNCTION ticket._payment_backlog(bigint), ticket._pressure_target(interval), ticket._lock_queue(bigint),
 	ticket.pause_admission(bigint), ticket.resume_admission(bigint),
 	ticket._buyer_seats(bigint, text, bigint), ticket._end_admission(bigint, text),
 	ticket._time_out_order(bigint, text), ticket.report_payments(jsonb) FROM PUBLIC;
