@@ -41,7 +41,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # Every C file includes the shared header; PGXS does not track headers.
-$(OBJS): src/ticket.h src/parse.h
+$(OBJS): src/ticket.h src/parse.h src/sale.h
 
 # Two programs outside the module (docs/adapter.md): the payment adapter,
 # src/adapter/ticket-adapter (libpq, libcurl; installed into pg_config

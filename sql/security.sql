@@ -25,7 +25,7 @@ SELECT p.oid::regprocedure AS unpinned
 SELECT p.oid::regprocedure AS procedure, p.prosecdef AS definer, p.proconfig
   FROM pg_proc p WHERE p.pronamespace = 'ticket'::regnamespace AND p.prokind = 'p' ORDER BY 1::text;
 -- The C functions that do neither: they resolve no name through search_path
--- and use no privilege of the caller (src/hold.c, src/pass.c); the hijack
+-- and use no privilege of the caller (src/hold.c, src/checkout.c, src/pass.c); the hijack
 -- below calls them.
 SELECT p.oid::regprocedure AS c_invoker
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang

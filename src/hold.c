@@ -54,6 +54,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -67,6 +68,7 @@
 #include "utils/timestamp.h"
 
 #include "parse.h"
+#include "sale.h"
 #include "ticket.h"
 
 #define TICKET_SCAN_RETRIES		3
@@ -91,30 +93,6 @@ static const char *const hold_status_names[] = {
 StaticAssertDecl(lengthof(hold_status_names) == TICKET_COUNTER_HOLD_BLOCKED - TICKET_COUNTER_HOLD_HELD + 1,
 				 "one counter per hold status");
 
-/*
- * Where the extension's tables, indexes, columns and enum labels are, looked
- * up by name once per backend and forgotten when any of them changes (DROP
- * and CREATE EXTENSION give them new OIDs).
- */
-typedef struct Catalog
-{
-	bool		valid;
-	Oid			concert, concert_pkey, section, section_pkey;
-	Oid			seat, seat_pkey, hold, hold_buyer, hold_key, hold_seq;
-	Oid			blocked, blocked_pkey;
-	Oid			event, event_seq;
-	AttrNumber	c_state, c_sale_closes_at, c_hold_ttl, c_per_user_limit, c_seat_count,
-				c_queue, c_pow_bits, c_admit_rate;
-	AttrNumber	x_first_seat_id, x_capacity, x_seated;
-	AttrNumber	s_seat_id, s_row_no, s_seat_no, s_state, s_hold_id, s_held_until;
-	AttrNumber	h_hold_id, h_concert_id, h_user_id, h_seat_ids, h_state, h_created_at,
-				h_expires_at, h_idempotency_key, h_request;
-	AttrNumber	e_seq, e_concert_id, e_kind, e_subject_id, e_user_id, e_created_at;
-	Oid			draft, on_sale, closed, cancelled;	/* concert_state */
-	Oid			available, held;	/* seat_state */
-	Oid			active, checking_out, confirmed;	/* hold_state */
-} Catalog;
-
 static Catalog cat;
 static bool cat_callback_registered = false;
 
@@ -130,19 +108,7 @@ static bool cat_callback_registered = false;
  * first locks a table), and a missing entry is read under a snapshot taken
  * after that, so a setting is never older than the caller's transaction.
  */
-typedef struct ConcertEntry
-{
-	int64		concert_id;		/* hash key */
-	Oid			state;
-	bool		on_sale;
-	bool		queue;
-	int32		pow_bits;
-	int32		admit_rate;
-	TimestampTz sale_closes_at;
-	Interval	hold_ttl;
-	int32		per_user_limit;
-	int32		seat_count;
-} ConcertEntry;
+typedef TicketConcert ConcertEntry;
 
 typedef struct SectionKey
 {
@@ -156,6 +122,7 @@ typedef struct SectionEntry
 	int32		first_seat_id;
 	int32		capacity;
 	bool		seated;
+	int64		price_cents;	/* numeric(12,2) in cents */
 } SectionEntry;
 
 static HTAB *concert_cache = NULL;
@@ -206,7 +173,9 @@ catalog_invalidate(Datum arg, Oid relid)
 	 * and hold send these too; they only make the OIDs be looked up again.
 	 */
 	if (relid == InvalidOid || relid == cat.concert || relid == cat.section ||
-		relid == cat.seat || relid == cat.hold || relid == cat.event)
+		relid == cat.seat || relid == cat.hold || relid == cat.event ||
+		relid == cat.blocked || relid == cat.orders || relid == cat.payment ||
+		relid == cat.idempotency)
 		cat.valid = false;
 	if (relid == InvalidOid || relid == cat.concert || relid == cat.section)
 		settings_stale = true;
@@ -249,6 +218,14 @@ ticket_enum_label(Oid relid, AttrNumber attnum, const char *label)
 	return oid;
 }
 
+/* An internal function of schema ticket, by its name and argument types (InvalidOid in a version without it). */
+static Oid
+ticket_function_oid(const char *name, int nargs, Oid *argtypes)
+{
+	return LookupFuncName(list_make2(makeString("ticket"), makeString(pstrdup(name))),
+						  nargs, argtypes, true);
+}
+
 /*
  * Return the catalog, looking it up if anything changed since last time.
  */
@@ -273,6 +250,7 @@ catalog(void)
 	cat.seat = ticket_relation_oid(nsp, "seat");
 	cat.seat_pkey = ticket_relation_oid(nsp, "seat_pkey");
 	cat.hold = ticket_relation_oid(nsp, "hold");
+	cat.hold_pkey = ticket_relation_oid(nsp, "hold_pkey");
 	cat.hold_buyer = ticket_relation_oid(nsp, "hold_buyer_idx");
 	cat.hold_key = ticket_relation_oid(nsp, "hold_idempotency_idx");
 	cat.hold_seq = ticket_relation_oid(nsp, "hold_id_seq");
@@ -280,6 +258,15 @@ catalog(void)
 	cat.blocked_pkey = ticket_relation_oid(nsp, "blocked_user_pkey");
 	cat.event = ticket_relation_oid(nsp, "event");
 	cat.event_seq = ticket_relation_oid(nsp, "event_seq");
+	cat.orders = ticket_relation_oid(nsp, "orders");
+	cat.orders_pkey = ticket_relation_oid(nsp, "orders_pkey");
+	cat.orders_hold_key = ticket_relation_oid(nsp, "orders_hold_id_key");
+	cat.orders_seq = ticket_relation_oid(nsp, "orders_order_id_seq");
+	cat.payment = ticket_relation_oid(nsp, "payment");
+	cat.payment_order = ticket_relation_oid(nsp, "payment_order_idx");
+	cat.payment_seq = ticket_relation_oid(nsp, "payment_payment_id_seq");
+	cat.idempotency = ticket_relation_oid(nsp, "idempotency");
+	cat.idempotency_pkey = ticket_relation_oid(nsp, "idempotency_pkey");
 
 	cat.c_state = ticket_column(cat.concert, "state");
 	cat.c_sale_closes_at = ticket_column(cat.concert, "sale_closes_at");
@@ -289,10 +276,14 @@ catalog(void)
 	cat.c_queue = ticket_column(cat.concert, "queue");
 	cat.c_pow_bits = ticket_column(cat.concert, "pow_bits");
 	cat.c_admit_rate = ticket_column(cat.concert, "admit_rate");
+	cat.c_payment_timeout = ticket_column(cat.concert, "payment_timeout");
+	cat.c_payment_attempts = ticket_column(cat.concert, "payment_attempts");
 	cat.x_first_seat_id = ticket_column(cat.section, "first_seat_id");
 	cat.x_capacity = ticket_column(cat.section, "capacity");
 	cat.x_seated = ticket_column(cat.section, "seated");
+	cat.x_price = ticket_column(cat.section, "price");
 	cat.s_seat_id = ticket_column(cat.seat, "seat_id");
+	cat.s_section_id = ticket_column(cat.seat, "section_id");
 	cat.s_row_no = ticket_column(cat.seat, "row_no");
 	cat.s_seat_no = ticket_column(cat.seat, "seat_no");
 	cat.s_state = ticket_column(cat.seat, "state");
@@ -305,6 +296,7 @@ catalog(void)
 	cat.h_state = ticket_column(cat.hold, "state");
 	cat.h_created_at = ticket_column(cat.hold, "created_at");
 	cat.h_expires_at = ticket_column(cat.hold, "expires_at");
+	cat.h_ended_at = ticket_column(cat.hold, "ended_at");
 	cat.h_idempotency_key = ticket_column(cat.hold, "idempotency_key");
 	cat.h_request = ticket_column(cat.hold, "request");
 	cat.e_seq = ticket_column(cat.event, "seq");
@@ -312,7 +304,35 @@ catalog(void)
 	cat.e_kind = ticket_column(cat.event, "kind");
 	cat.e_subject_id = ticket_column(cat.event, "subject_id");
 	cat.e_user_id = ticket_column(cat.event, "user_id");
+	cat.e_detail = ticket_column(cat.event, "detail");
 	cat.e_created_at = ticket_column(cat.event, "created_at");
+	cat.o_order_id = ticket_column(cat.orders, "order_id");
+	cat.o_concert_id = ticket_column(cat.orders, "concert_id");
+	cat.o_user_id = ticket_column(cat.orders, "user_id");
+	cat.o_hold_id = ticket_column(cat.orders, "hold_id");
+	cat.o_seat_ids = ticket_column(cat.orders, "seat_ids");
+	cat.o_amount = ticket_column(cat.orders, "amount");
+	cat.o_state = ticket_column(cat.orders, "state");
+	cat.o_created_at = ticket_column(cat.orders, "created_at");
+	cat.o_pay_by = ticket_column(cat.orders, "pay_by");
+	cat.o_paid_at = ticket_column(cat.orders, "paid_at");
+	cat.o_cancelled_at = ticket_column(cat.orders, "cancelled_at");
+	cat.o_cancel_reason = ticket_column(cat.orders, "cancel_reason");
+	cat.p_payment_id = ticket_column(cat.payment, "payment_id");
+	cat.p_order_id = ticket_column(cat.payment, "order_id");
+	cat.p_kind = ticket_column(cat.payment, "kind");
+	cat.p_amount = ticket_column(cat.payment, "amount");
+	cat.p_state = ticket_column(cat.payment, "state");
+	cat.p_attempts = ticket_column(cat.payment, "attempts");
+	cat.p_max_attempts = ticket_column(cat.payment, "max_attempts");
+	cat.p_next_attempt_at = ticket_column(cat.payment, "next_attempt_at");
+	cat.p_created_at = ticket_column(cat.payment, "created_at");
+	cat.i_user_id = ticket_column(cat.idempotency, "user_id");
+	cat.i_key = ticket_column(cat.idempotency, "idempotency_key");
+	cat.i_request = ticket_column(cat.idempotency, "request");
+	cat.i_order_id = ticket_column(cat.idempotency, "order_id");
+	cat.i_status = ticket_column(cat.idempotency, "status");
+	cat.i_created_at = ticket_column(cat.idempotency, "created_at");
 
 	cat.draft = ticket_enum_label(cat.concert, cat.c_state, "draft");
 	cat.on_sale = ticket_enum_label(cat.concert, cat.c_state, "on_sale");
@@ -320,12 +340,26 @@ catalog(void)
 	cat.cancelled = ticket_enum_label(cat.concert, cat.c_state, "cancelled");
 	cat.available = ticket_enum_label(cat.seat, cat.s_state, "available");
 	cat.held = ticket_enum_label(cat.seat, cat.s_state, "held");
+	cat.sold = ticket_enum_label(cat.seat, cat.s_state, "sold");
 	cat.active = ticket_enum_label(cat.hold, cat.h_state, "active");
 	cat.checking_out = ticket_enum_label(cat.hold, cat.h_state, "checking_out");
 	cat.confirmed = ticket_enum_label(cat.hold, cat.h_state, "confirmed");
+	cat.expired = ticket_enum_label(cat.hold, cat.h_state, "expired");
+	cat.released = ticket_enum_label(cat.hold, cat.h_state, "released");
+	cat.order_pending = ticket_enum_label(cat.orders, cat.o_state, "pending");
+	cat.order_paid = ticket_enum_label(cat.orders, cat.o_state, "paid");
+	cat.charge = ticket_enum_label(cat.payment, cat.p_kind, "charge");
+	cat.processing = ticket_enum_label(cat.payment, cat.p_state, "processing");
+	cat.end_admission = ticket_function_oid("_end_admission", 2, (Oid[]) {INT8OID, TEXTOID});
 
 	cat.valid = true;
 	return &cat;
+}
+
+Catalog *
+ticket_catalog(void)
+{
+	return catalog();
 }
 
 /* ------------------------------------------------------------ input */
@@ -367,6 +401,12 @@ check_text(text *t, const char *name, int max, const char *blank_hint)
 					errdetail("It has %d characters; the limit is %d.", nchars, max));
 			break;
 	}
+}
+
+void
+ticket_check_arg(text *t, const char *name, int max, const char *blank_hint)
+{
+	check_text(t, name, max, blank_hint);
 }
 
 /*
@@ -625,6 +665,8 @@ concert_settings(Tables *t, int64 concert_id)
 	e->hold_ttl = *DatumGetIntervalP(get(slot, cat.c_hold_ttl, &isnull));
 	e->per_user_limit = DatumGetInt32(get(slot, cat.c_per_user_limit, &isnull));
 	e->seat_count = DatumGetInt32(get(slot, cat.c_seat_count, &isnull));
+	e->payment_timeout = *DatumGetIntervalP(get(slot, cat.c_payment_timeout, &isnull));
+	e->payment_attempts = DatumGetInt32(get(slot, cat.c_payment_attempts, &isnull));
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	UnregisterSnapshot(snap);
@@ -673,6 +715,9 @@ section_settings(Tables *t, int64 concert_id, int32 section_id)
 	e->first_seat_id = DatumGetInt32(get(slot, cat.x_first_seat_id, &isnull));
 	e->capacity = DatumGetInt32(get(slot, cat.x_capacity, &isnull));
 	e->seated = DatumGetBool(get(slot, cat.x_seated, &isnull));
+	e->price_cents = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+		DirectFunctionCall2(numeric_mul, get(slot, cat.x_price, &isnull),
+							DirectFunctionCall1(int8_numeric, Int64GetDatum(100)))));
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	UnregisterSnapshot(snap);
@@ -733,6 +778,40 @@ ticket_concert_info(int64 concert_id, TicketConcertInfo *info)
 	info->admit_rate = c.admit_rate;
 }
 
+/* A concert's sale settings, from the same cache; P0002 when there is none. */
+void
+ticket_concert(int64 concert_id, TicketConcert *out)
+{
+	Tables		t;
+
+	memset(&t, 0, sizeof(t));
+	(void) catalog();
+	*out = concert_settings(&t, concert_id);
+	if (t.concert)
+	{
+		index_close(t.concert_pkey, NoLock);
+		table_close(t.concert, NoLock);
+	}
+}
+
+/* A section's price in cents, from the same cache. */
+int64
+ticket_section_price_cents(int64 concert_id, int32 section_id)
+{
+	Tables		t;
+	SectionEntry x;
+
+	memset(&t, 0, sizeof(t));
+	(void) catalog();
+	x = section_settings(&t, concert_id, section_id);
+	if (t.section)
+	{
+		index_close(t.section_pkey, NoLock);
+		table_close(t.section, NoLock);
+	}
+	return x.price_cents;
+}
+
 /*
  * A concert with a waiting room sells only to users holding a pass: check
  * it (28000 when missing, forged, expired, or for another concert or user),
@@ -753,8 +832,8 @@ require_pass(Sale *sale, text *pass, int64 concert_id, text *user_id)
 }
 
 /* Is this hold tuple live: in checkout, paid, or active and not expired? */
-static bool
-hold_is_live(TupleTableSlot *slot, TimestampTz now)
+bool
+ticket_hold_is_live(TupleTableSlot *slot, TimestampTz now)
 {
 	bool		isnull;
 	Oid			state = DatumGetObjectId(get(slot, cat.h_state, &isnull));
@@ -790,10 +869,12 @@ user_blocked(Tables *t, Snapshot snap, text *user_id)
 }
 
 /*
- * Count the seats the buyer holds or owns in live holds.
+ * Count the seats the buyer holds or owns in live holds, leaving out one
+ * hold (except_hold, 0 for none): what the per-user limit counts.
  */
-static int64
-buyer_seats(Tables *t, Snapshot snap, int64 concert_id, text *user_id)
+int64
+ticket_buyer_seats(Relation hold, Relation hold_buyer, Snapshot snap, int64 concert_id,
+				   text *user_id, int64 except_hold)
 {
 	ScanKeyData key[2];
 	IndexScanDesc scan;
@@ -801,19 +882,20 @@ buyer_seats(Tables *t, Snapshot snap, int64 concert_id, text *user_id)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	int64		seats = 0;
 
-	open_hold(t);
-	slot = table_slot_create(t->hold, NULL);
+	(void) catalog();
+	slot = table_slot_create(hold, NULL);
 	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
 	ScanKeyEntryInitialize(&key[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
-						   t->hold_buyer->rd_indcollation[1], F_TEXTEQ, PointerGetDatum(user_id));
-	scan = index_beginscan(t->hold, t->hold_buyer, snap, 2, 0);
+						   hold_buyer->rd_indcollation[1], F_TEXTEQ, PointerGetDatum(user_id));
+	scan = index_beginscan(hold, hold_buyer, snap, 2, 0);
 	index_rescan(scan, key, 2, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		bool		isnull;
 		ArrayType  *arr;
 
-		if (!hold_is_live(slot, now))
+		if (!ticket_hold_is_live(slot, now) ||
+			(except_hold != 0 && DatumGetInt64(get(slot, cat.h_hold_id, &isnull)) == except_hold))
 			continue;
 		arr = DatumGetArrayTypeP(get(slot, cat.h_seat_ids, &isnull));
 		seats += ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
@@ -821,6 +903,13 @@ buyer_seats(Tables *t, Snapshot snap, int64 concert_id, text *user_id)
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	return seats;
+}
+
+static int64
+buyer_seats(Tables *t, Snapshot snap, int64 concert_id, text *user_id)
+{
+	open_hold(t);
+	return ticket_buyer_seats(t->hold, t->hold_buyer, snap, concert_id, user_id, 0);
 }
 
 /*
@@ -865,7 +954,7 @@ find_replay(Tables *t, Snapshot snap, int64 concert_id, text *user_id, text *key
 		replay->seat_ids = datumCopy(get(slot, cat.h_seat_ids, &isnull), false, -1);
 		/* An active hold past its expiry is expired, whatever the cleaner did. */
 		if (state == cat.active)
-			replay->status = hold_is_live(slot, GetCurrentTransactionStartTimestamp()) ? "held" : "expired";
+			replay->status = ticket_hold_is_live(slot, GetCurrentTransactionStartTimestamp()) ? "held" : "expired";
 		else
 			replay->status = DatumGetCString(DirectFunctionCall1(enum_out, ObjectIdGetDatum(state)));
 	}
@@ -915,6 +1004,35 @@ read_seats(Tables *t, Snapshot snap, int64 concert_id, int32 *seats, int n, Heap
 }
 
 /*
+ * Write an event into the outbox (ticket.publish_events numbers it after
+ * commit); detail is a jsonb or 0 for none.
+ */
+void
+ticket_insert_event(EState *estate, ResultRelInfo *rri, int64 concert_id, const char *kind,
+					int64 subject_id, text *user_id, Datum detail, TimestampTz at)
+{
+	TupleDesc	desc = RelationGetDescr(rri->ri_RelationDesc);
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
+
+	(void) catalog();
+	ExecClearTuple(slot);
+	for (int i = 0; i < desc->natts; i++)
+		slot->tts_isnull[i] = true;
+#define SET(attnum, value) (slot->tts_values[(attnum) - 1] = (value), slot->tts_isnull[(attnum) - 1] = false)
+	SET(cat.e_seq, Int64GetDatum(nextval_internal(cat.event_seq, false)));
+	SET(cat.e_concert_id, Int64GetDatum(concert_id));
+	SET(cat.e_kind, CStringGetTextDatum(kind));
+	SET(cat.e_subject_id, Int64GetDatum(subject_id));
+	SET(cat.e_user_id, PointerGetDatum(user_id));
+	if (detail != (Datum) 0)
+		SET(cat.e_detail, detail);
+	SET(cat.e_created_at, TimestampTzGetDatum(at));
+#undef SET
+	ExecStoreVirtualTuple(slot);
+	ExecSimpleRelationInsert(rri, estate, slot);
+}
+
+/*
  * Insert the hold and mark its seats held (rows[] from read_seats), through
  * the executor's single-row paths so that indexes, constraints and any
  * triggers are kept as an INSERT and UPDATE would keep them.
@@ -932,7 +1050,6 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	ResultRelInfo *hold_rri = makeNode(ResultRelInfo);
 	ResultRelInfo *event_rri = makeNode(ResultRelInfo);
 	Relation	event;
-	TupleDesc	event_desc;
 	TupleDesc	hold_desc;
 	TupleDesc	seat_desc = RelationGetDescr(t->seat);
 	TupleTableSlot *slot;
@@ -952,7 +1069,6 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	rte_hold->relkind = RELKIND_RELATION;
 	rte_hold->rellockmode = RowExclusiveLock;
 	event = table_open(cat.event, RowExclusiveLock);
-	event_desc = RelationGetDescr(event);
 	rte_event->rtekind = RTE_RELATION;
 	rte_event->relid = cat.event;
 	rte_event->relkind = RELKIND_RELATION;
@@ -984,23 +1100,12 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	if (key)
 		SET(cat.h_idempotency_key, PointerGetDatum(key));
 	SET(cat.h_request, CStringGetTextDatum(request));
+#undef SET
 	ExecStoreVirtualTuple(slot);
 	ExecSimpleRelationInsert(hold_rri, estate, slot);
 
 	/* Its event in the outbox (ticket.publish_events numbers it after commit). */
-	slot = ExecInitExtraTupleSlot(estate, event_desc, &TTSOpsVirtual);
-	ExecClearTuple(slot);
-	for (int i = 0; i < event_desc->natts; i++)
-		slot->tts_isnull[i] = true;
-	SET(cat.e_seq, Int64GetDatum(nextval_internal(cat.event_seq, false)));
-	SET(cat.e_concert_id, Int64GetDatum(concert_id));
-	SET(cat.e_kind, CStringGetTextDatum("hold"));
-	SET(cat.e_subject_id, Int64GetDatum(hold_id));
-	SET(cat.e_user_id, PointerGetDatum(user_id));
-	SET(cat.e_created_at, TimestampTzGetDatum(sale->made_at));
-#undef SET
-	ExecStoreVirtualTuple(slot);
-	ExecSimpleRelationInsert(event_rri, estate, slot);
+	ticket_insert_event(estate, event_rri, concert_id, "hold", hold_id, user_id, (Datum) 0, sale->made_at);
 
 	/* Its seats. */
 	slot = ExecInitExtraTupleSlot(estate, seat_desc, &TTSOpsVirtual);

@@ -10,6 +10,8 @@
  *		(low 32 bits), objid = seat_id
  *		locktype = 'advisory', objsubid = 12: a buyer; classid = concert_id
  *		(low 32 bits), objid = hash of user_id
+ *		locktype = 'advisory', objsubid = 13: a checkout's idempotency key;
+ *		classid = hash of user_id, objid = hash of the key
  *
  * Every lock is transaction-scoped (never session-level, which breaks behind
  * pgbouncer in transaction pooling) and released at commit or abort; a failed
@@ -35,6 +37,7 @@
 
 #define TICKET_LOCKCLASS_SEAT	11
 #define TICKET_LOCKCLASS_USER	12
+#define TICKET_LOCKCLASS_KEY	13
 
 /*
  * Fill in the lock tag of one seat.
@@ -94,6 +97,22 @@ ticket_lock_user(int64 concert_id, const char *user_id, int len)
 	uint32		h = hash_bytes((const unsigned char *) user_id, len);
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) concert_id, h, TICKET_LOCKCLASS_USER);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
+ * Lock a user's idempotency key of a checkout for the rest of the
+ * transaction: a second call with the same key waits here until the first
+ * commits, then finds what it stored.  Keys that hash alike merely wait for
+ * each other briefly.
+ */
+void
+ticket_lock_key(const char *user_id, int user_len, const char *key, int key_len)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, hash_bytes((const unsigned char *) user_id, user_len),
+						 hash_bytes((const unsigned char *) key, key_len), TICKET_LOCKCLASS_KEY);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 

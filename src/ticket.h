@@ -77,6 +77,7 @@ extern bool ticket_try_lock_seat(int64 concert_id, int32 seat_id);
 extern void ticket_lock_seat(int64 concert_id, int32 seat_id);
 extern void ticket_unlock_seat(int64 concert_id, int32 seat_id);
 extern void ticket_lock_user(int64 concert_id, const char *user_id, int len);
+extern void ticket_lock_key(const char *user_id, int user_len, const char *key, int key_len);
 
 /* src/ratelimit.c */
 typedef enum TicketRateKind
