@@ -57,3 +57,45 @@ LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'ticket_sell';
 COMMENT ON FUNCTION ticket._sell(ticket.orders) IS
 	'Internal: marks an order''s seats sold and the order paid, unless a seat went to another buyer or the buyer would go over the limit (false). Takes the hold row, the buyer lock and the seat locks, in that order.';
+
+/*
+ * Pass keys (issue 15): nothing deleted old keys, and past 64 of them each
+ * backend's cache broke (the first call raised an error, and every later
+ * call signed with a retired key, which hold then refused).  The cache now
+ * holds any number (src/pass.c), and a rotation deletes the keys retired
+ * more than a day before: hourly rotation keeps about 25.
+ */
+CREATE OR REPLACE FUNCTION ticket.rotate_pass_key(retire_after interval DEFAULT '1 hour')
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	new_id integer;
+BEGIN
+	PERFORM ticket._check_interval('retire_after', retire_after, '0 seconds', '7 days');
+	/* One rotation at a time; passes are checked meanwhile (ROW EXCLUSIVE allows reads). */
+	LOCK TABLE ticket.pass_key IN SHARE ROW EXCLUSIVE MODE;
+	UPDATE ticket.pass_key AS k SET retired_at = now() + retire_after
+	 WHERE k.retired_at IS NULL OR k.retired_at > now() + retire_after;
+	INSERT INTO ticket.pass_key (key_id, secret)
+	SELECT coalesce(max(k.key_id), 0) + 1, ticket._random_secret() FROM ticket.pass_key AS k
+	RETURNING key_id INTO new_id;
+	DELETE FROM ticket.pass_key AS k WHERE k.retired_at < now() - interval '1 day';
+	RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION ticket.rotate_pass_key(interval) IS
+	'Adds a new pass key that signs from now on; the older keys keep checking their passes for retire_after, then are refused. Deletes the keys retired more than a day before.';
+
+/*
+ * The triggers that tell every backend's cache of the sale settings and
+ * pass keys that a table changed fire in every session_replication_role
+ * (issue 15): a change made by pg_restore --disable-triggers, by logical
+ * replication's apply or by hand in replica mode reached no cache, and
+ * holds went on answering from the old settings.
+ */
+ALTER TABLE ticket.concert ENABLE ALWAYS TRIGGER concert_changed;
+ALTER TABLE ticket.section ENABLE ALWAYS TRIGGER section_changed;
+ALTER TABLE ticket.pass_key ENABLE ALWAYS TRIGGER pass_key_changed;

@@ -69,6 +69,18 @@ SELECT pg_temp.err($$SELECT ticket.rotate_pass_key(NULL)$$);
 SELECT pg_temp.err($$SELECT ticket.rotate_pass_key('-1 second')$$);
 SELECT pg_temp.err($$SELECT ticket.rotate_pass_key('8 days')$$);
 SELECT count(*) AS keys FROM ticket.pass_key;
+-- Many live keys (issue 15: past 64 the cache broke, and every later call
+-- signed with a retired key): 70 rotations a day apart, every key live.
+SELECT count(ticket.rotate_pass_key('1 day')) AS rotations FROM generate_series(1, 70);
+SELECT count(*) AS live_keys FROM ticket.pass_key WHERE retired_at IS NULL OR retired_at > now();
+SELECT split_part(ticket._sign_pass(7, 'alice', 45, now() + interval '1 minute'), '.', 2)::int
+	   = (SELECT max(key_id) FROM ticket.pass_key) AS signed_by_newest;
+SELECT ticket.check_pass(ticket._sign_pass(7, 'alice', 45, now() + interval '1 minute'), 7, 'alice') AS many_keys_pass;
+-- Keys retired over a day ago are deleted at the next rotation.
+UPDATE ticket.pass_key SET retired_at = now() - interval '25 hours' WHERE key_id < (SELECT max(key_id) FROM ticket.pass_key);
+SELECT ticket.rotate_pass_key('0 seconds') > 0 AS rotated_again;
+SELECT count(*) AS keys_left FROM ticket.pass_key;
+SELECT ticket.check_pass(ticket._sign_pass(7, 'alice', 46, now() + interval '1 minute'), 7, 'alice') AS after_purge;
 
 -- Only a superuser reads the keys; customers and admins can check passes.
 SELECT ticket._sign_pass(7, 'carol', 5, now() + interval '1 minute') AS cpass \gset

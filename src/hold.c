@@ -1125,6 +1125,8 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	}
 
 	AfterTriggerEndQuery(estate);
+	/* the relations a DBA's AFTER triggers opened */
+	ExecCloseResultRelations(estate);
 	EvalPlanQualEnd(&epq);
 	ExecCloseIndices(seat_rri);
 	ExecCloseIndices(hold_rri);

@@ -52,7 +52,6 @@
 #define PASS_SECRET_LEN		32
 #define PASS_SIG_LEN		TICKET_SIG_BYTES
 #define PASS_SIG_CHARS		TICKET_SIG_CHARS
-#define PASS_MAX_KEYS		64
 
 typedef struct PassKey
 {
@@ -61,9 +60,13 @@ typedef struct PassKey
 	TimestampTz retired_at;		/* DT_NOEND while the key is in use */
 } PassKey;
 
-/* The keys, newest first; valid until ticket.pass_key changes. */
-static PassKey keys[PASS_MAX_KEYS];
+/*
+ * The keys, newest first; valid until ticket.pass_key changes.  As many as
+ * the table holds (rotate_pass_key deletes keys a day after they retire).
+ */
+static PassKey *keys = NULL;
 static int	nkeys = 0;
+static int	keys_size = 0;
 static bool keys_valid = false;
 static Oid	pass_key_relid = InvalidOid;
 static AttrNumber att_key_id, att_secret, att_retired_at;
@@ -100,9 +103,13 @@ load_keys(void)
 	att_secret = get_attnum(pass_key_relid, "secret");
 	att_retired_at = get_attnum(pass_key_relid, "retired_at");
 
-	/* Locking first takes in any invalidation waiting; then read fresh. */
+	/*
+	 * Locking first takes in any invalidation waiting; then read fresh.  The
+	 * cache is marked valid only once it is loaded: a load that fails leaves
+	 * it to be loaded again, never half full.
+	 */
 	rel = table_open(pass_key_relid, AccessShareLock);
-	keys_valid = true;
+	keys_valid = false;
 	nkeys = 0;
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
@@ -114,11 +121,14 @@ load_keys(void)
 		PassKey		k;
 		int			i;
 
-		if (nkeys == PASS_MAX_KEYS)
-			ereport(ERROR,
-					errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					errmsg("ticket.pass_key holds more than %d keys", PASS_MAX_KEYS),
-					errhint("Delete retired keys from ticket.pass_key."));
+		if (nkeys == keys_size)
+		{
+			int			size = Max(16, keys_size * 2);
+
+			keys = keys ? repalloc(keys, sizeof(PassKey) * size) :
+				MemoryContextAlloc(TopMemoryContext, sizeof(PassKey) * size);
+			keys_size = size;
+		}
 		k.key_id = DatumGetInt32(slot_getattr(slot, att_key_id, &isnull));
 		secret = DatumGetByteaPP(slot_getattr(slot, att_secret, &isnull));
 		if (VARSIZE_ANY_EXHDR(secret) != PASS_SECRET_LEN)
@@ -137,6 +147,7 @@ load_keys(void)
 	table_endscan(scan);
 	UnregisterSnapshot(snap);
 	table_close(rel, NoLock);
+	keys_valid = true;
 }
 
 static PassKey *

@@ -194,7 +194,28 @@ run_in_transaction(const char *activity, const char *sql, int nargs, Oid *types,
 	}
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	/*
+	 * Commit and abort leave TopMemoryContext current: go back to the
+	 * round's context, or what the next task allocates is never freed.
+	 */
+	MemoryContextSwitchTo(cxt);
 	return result;
+}
+
+/*
+ * Interrupts between tasks.  A cancel (pg_cancel_backend) is for the task
+ * that runs; arriving between two, it would raise an error outside any
+ * transaction, which ends the worker: let it go, the next task runs.
+ */
+static void
+check_for_interrupts(void)
+{
+	if (QueryCancelPending)
+	{
+		QueryCancelPending = false;
+		elog(LOG, "ticket worker: cancel request between tasks ignored (it cancels the task that runs)");
+	}
+	CHECK_FOR_INTERRUPTS();
 }
 
 /*
@@ -215,7 +236,7 @@ run_round(bool *present)
 		bool		failed;
 		int64		n;
 
-		CHECK_FOR_INTERRUPTS();
+		check_for_interrupts();
 		args[0] = CStringGetTextDatum(worker_tasks[i].name);
 		args[1] = Int32GetDatum(ticket_worker_batch);
 		if (worker_tasks[i].since_0_3)
@@ -301,7 +322,7 @@ ticket_worker_main(Datum main_arg)
 		long		sleep_ms = ticket_worker_interval;
 		bool		more = false;
 
-		CHECK_FOR_INTERRUPTS();
+		check_for_interrupts();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
