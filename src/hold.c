@@ -1179,14 +1179,22 @@ finish(FunctionCallInfo fcinfo, HoldStatus status, const char *replay_status,
 
 /*
  * Common start of both kinds of hold, before any table is touched: the
- * preload and read-only checks, then the user's and the client key's rate
- * limits.  Returns false when either bucket is empty.
+ * preload and read-only checks.
  */
-static bool
-begin_hold(const char *function_name, text *user_id, text *client_key)
+static void
+begin_hold(const char *function_name)
 {
 	ticket_require_preload(function_name);
 	PreventCommandIfReadOnly(function_name);
+}
+
+/*
+ * The user's and the client key's rate limits, once the input is known to
+ * be good (bad input costs no token).  False when either bucket is empty.
+ */
+static bool
+rate_allows(text *user_id, text *client_key)
+{
 	if (!ticket_rate_allow(TICKET_RATE_USER, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id)))
 		return false;
 	return client_key == NULL ||
@@ -1228,9 +1236,19 @@ ticket_hold(PG_FUNCTION_ARGS)
 	pass = PG_ARGISNULL(5) ? NULL : PG_GETARG_TEXT_PP(5);
 	check_user_and_key(user_id, key);
 	check_client_key(client_key);
-	seats = ticket_sorted_seat_ids(PG_GETARG_ARRAYTYPE_P(2), &n);
-	if (!begin_hold("ticket.hold()", user_id, client_key))
-		return finish(fcinfo, HOLD_RATE_LIMITED, NULL, 0, 0, 0);
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
+		int			items = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+
+		/* Before sorting: a million ids would cost seconds to refuse. */
+		if (items > TICKET_MAX_SEATS_PER_CALL)
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("cannot hold %d seats in one call", items),
+					errdetail("The limit per user is at most %d.", TICKET_MAX_SEATS_PER_CALL));
+		seats = ticket_sorted_seat_ids(arr, &n);
+	}
+	begin_hold("ticket.hold()");
 
 	initStringInfo(&request);
 	appendStringInfoString(&request, "seats ");
@@ -1241,7 +1259,6 @@ ticket_hold(PG_FUNCTION_ARGS)
 	tables_open(&t);
 
 	read_sale(&t, concert_id, false, 0, &sale);
-	require_pass(&sale, pass, concert_id, user_id);
 	if (seats[n - 1] > sale.seat_count)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1251,6 +1268,14 @@ ticket_hold(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("cannot hold %d seats: the limit per user is %d", n, sale.per_user_limit));
+	if (!rate_allows(user_id, client_key))
+	{
+		tables_close(&t);
+		return finish(fcinfo, HOLD_RATE_LIMITED, NULL, 0, 0, 0);
+	}
+	/* A closed sale answers closed, pass or not (a waiting room ends with it). */
+	if (sale.open)
+		require_pass(&sale, pass, concert_id, user_id);
 
 	/*
 	 * 1. In a spike most calls are for seats sold or held long ago: the
@@ -1379,15 +1404,22 @@ scan_and_lock(Tables *t, Snapshot snap, int64 concert_id, int32 start, int32 end
 			}
 			run_row = row_no;
 			run_last = seat_no;
-			run++;
-			*longest_run = Max(*longest_run, run);
 			if (ticket_try_lock_seat(concert_id, seat_id))
+			{
 				got[ngot++] = seat_id;
+				run++;
+				*longest_run = Max(*longest_run, run);
+			}
 			else
 			{
-				/* Locked by another buyer: a run can only start after it. */
+				/*
+				 * Locked by another buyer: a run can only start after it, and
+				 * the seat counts in none (else a row with no run free of
+				 * others' seats answered taken instead of no_adjacent).
+				 */
 				unlock_seats(concert_id, got, ngot);
 				ngot = 0;
+				run = 0;
 			}
 		}
 		else if (ticket_try_lock_seat(concert_id, seat_id))
@@ -1444,22 +1476,31 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("quantity must be positive"),
 				errdetail("It was %d.", quantity));
-	if (!begin_hold("ticket.hold_best()", user_id, client_key))
-		return finish(fcinfo, HOLD_RATE_LIMITED, NULL, 0, 0, 0);
+	if (quantity > TICKET_MAX_SEATS_PER_CALL)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("cannot hold %d seats in one call", quantity),
+				errdetail("The limit per user is at most %d.", TICKET_MAX_SEATS_PER_CALL));
+	begin_hold("ticket.hold_best()");
 	snprintf(request, sizeof(request), "best section %d quantity %d%s",
 			 section_id, quantity, adjacent ? " adjacent" : "");
 
 	(void) catalog();
 	tables_open(&t);
-	ticket_lock_user(concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
-	snap = RegisterSnapshot(GetLatestSnapshot());
-
 	read_sale(&t, concert_id, true, section_id, &sale);
-	require_pass(&sale, pass, concert_id, user_id);
 	if (quantity > sale.per_user_limit)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("cannot hold %d seats: the limit per user is %d", quantity, sale.per_user_limit));
+	if (!rate_allows(user_id, client_key))
+	{
+		tables_close(&t);
+		return finish(fcinfo, HOLD_RATE_LIMITED, NULL, 0, 0, 0);
+	}
+	ticket_lock_user(concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	if (sale.open)
+		require_pass(&sale, pass, concert_id, user_id);
 	if (key != NULL)
 	{
 		find_replay(&t, snap, concert_id, user_id, key, request, &replay);

@@ -33,6 +33,7 @@
 #define TICKET_MAX_SOLUTION			64
 #define TICKET_MAX_USER_ID			128 /* characters */
 #define TICKET_MAX_KEY				255 /* characters */
+#define TICKET_MAX_SEATS_PER_CALL	100 /* the highest per_user_limit create_concert accepts */
 
 /*
  * The longest text ticket_format_pass and ticket_format_challenge write:
