@@ -39,6 +39,18 @@ SELECT ticket.unblock_user('bot') AS was_blocked;
 SELECT ticket.unblock_user('bot') AS was_blocked;
 SELECT status, seat_ids FROM ticket.hold(:cid, 'bot', ARRAY[1]);
 
+-- A pending order of a user who is then blocked is left to be paid (its
+-- charge may be at the provider already); the operator can compensate it.
+SELECT hold_id AS ph FROM ticket.hold(:cid, 'payer', ARRAY[9]) \gset
+SELECT status FROM ticket.checkout(:ph, 'payer', 'kp');
+SELECT ticket.block_user('payer', 'blocked after checkout') AS released_holds;
+SELECT ticket.payment_succeeded(j.payment_id, 'ch_payer') AS outcome
+  FROM ticket.claim_payments('a', 10, '1 minute') AS j JOIN ticket.orders AS o USING (order_id)
+ WHERE o.user_id = 'payer';
+SELECT o.state, s.state AS seat FROM ticket.orders AS o JOIN ticket.seat AS s
+    ON s.concert_id = o.concert_id AND s.seat_id = 9 WHERE o.user_id = 'payer';
+SELECT ticket.unblock_user('payer') AS was_blocked;
+
 SELECT * FROM ticket.verify();
 SELECT counter, value > 0 AS seen FROM ticket.counters() WHERE counter = 'holds_blocked';
 
