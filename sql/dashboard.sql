@@ -113,3 +113,14 @@ SELECT p.oid::regprocedure AS function, p.proconfig FROM pg_proc AS p
 SET jit_above_cost = 0;
 SELECT count(*) > 0 AS dashboard_rows FROM ticket.dashboard;
 RESET jit_above_cost;
+
+-- Past sale_closes_at a concert still on_sale in its row is closed to
+-- buyers: the views say closed (issue 15), and hold answers closed.
+SELECT ticket.create_concert('Window Closed', '2100-06-01 20:00+00', '2000-01-01 00:00+00') AS wc \gset
+SELECT ticket.add_section(:wc, 'Floor', 'A', 10, 1, 2);
+SELECT ticket.open_sale(:wc);
+UPDATE ticket.concert SET sale_closes_at = now() - interval '1 second' WHERE concert_id = :wc;
+SELECT c.state AS row_state, v.state AS view_state, d.state AS dashboard_state
+  FROM ticket.concert AS c JOIN ticket.concerts AS v USING (concert_id) JOIN ticket.dashboard AS d USING (concert_id)
+ WHERE c.concert_id = :wc;
+SELECT status FROM ticket.hold(:wc, 'late', ARRAY[1]);
