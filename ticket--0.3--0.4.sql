@@ -349,3 +349,39 @@ END
 $$;
 COMMENT ON FUNCTION ticket.metrics() IS
 	'Every counter (ticket_<counter>_total, since server start) and gauge (per concert on sale: ticket_concert_*, labelled concert_id, among them admit_rate, admission_rate (effective), admission_paused / admission_throttled / admission_slots_full (why it is lower), payments_due and payment_backlog_seconds; payments due, unpublished events, the ticket workers serving this database, preloaded; planned with jit = off) as name, kind, labels, value: what monitoring/postgres_exporter.yml turns into Prometheus metrics.';
+
+/*
+ * CALL ticket.compensate inside BEGIN failed at its first COMMIT with a
+ * bare 2D000 "invalid transaction termination" (issue 15): it now says why
+ * and what to do instead, before it writes anything.
+ */
+CREATE FUNCTION ticket._in_transaction_block()
+RETURNS boolean
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'ticket_in_transaction_block';
+COMMENT ON FUNCTION ticket._in_transaction_block() IS
+	'Internal: true inside BEGIN ... COMMIT (or a multi-statement query), where a procedure cannot COMMIT.';
+REVOKE ALL ON FUNCTION ticket._in_transaction_block() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ticket._in_transaction_block() TO ticket_admin;
+
+CREATE OR REPLACE PROCEDURE ticket.compensate(order_id bigint, reason text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	id bigint;
+BEGIN
+	IF ticket._in_transaction_block() THEN
+		RAISE EXCEPTION 'CALL ticket.compensate cannot run inside a transaction block'
+			USING ERRCODE = '2D000',
+			DETAIL = 'It commits after each step, so that a crash leaves the compensation where it stopped.',
+			HINT = 'Run it on its own (autocommit), or inside your transaction SELECT ticket.start_compensation(order_id, reason), then ticket.compensation_step(saga_id) until it returns false.';
+	END IF;
+	id := ticket.start_compensation(order_id, reason);
+	COMMIT;
+	WHILE id IS NOT NULL AND ticket.compensation_step(id) LOOP
+		COMMIT;
+	END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE ticket.compensate(bigint, text) IS
+	'Undoes an order: cancels it, releases its seats and requests refunds for anything captured, committing and logging each step; running it again, or after a crash, ends as running it once. Call it outside a transaction block (inside one it raises 2D000 with a hint).';

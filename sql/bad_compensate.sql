@@ -11,4 +11,10 @@ SELECT c AS bad_input, pg_temp.bad(s) AS result FROM (VALUES
 	('reason 1,001 characters',   $$CALL ticket.compensate(1, repeat('r', 1001))$$)
 ) AS t(c, s);
 SELECT * FROM pg_temp.no_grant('ticket.compensate(bigint, text)', $$CALL ticket.compensate(1, 'r')$$);
+-- Inside a transaction block it cannot commit its steps: 2D000 with a hint,
+-- before anything is written (issue 15: a bare "invalid transaction
+-- termination" at its first COMMIT).
+BEGIN;
+CALL ticket.compensate(1, 'inside BEGIN');
+ROLLBACK;
 SELECT pg_temp.fp() = :'fp0' AS nothing_written;

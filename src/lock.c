@@ -7,9 +7,9 @@
  * (classes 1 and 2) yet still show in pg_locks:
  *
  *		locktype = 'advisory', objsubid = 11: a seat; classid = concert_id
- *		(low 32 bits), objid = seat_id
+ *		(folded to 32 bits: the concert_id itself below 2^32), objid = seat_id
  *		locktype = 'advisory', objsubid = 12: a buyer; classid = concert_id
- *		(low 32 bits), objid = hash of user_id
+ *		(folded the same way), objid = hash of user_id
  *		locktype = 'advisory', objsubid = 13: a checkout's idempotency key;
  *		classid = hash of user_id, objid = hash of the key
  *
@@ -40,12 +40,24 @@
 #define TICKET_LOCKCLASS_KEY	13
 
 /*
+ * A concert id in the 32 bits of a lock tag: the id itself below 2^32, the
+ * high half folded in above (concerts 2^32 apart shared seat locks when the
+ * high half was dropped).  Two concerts that still fold alike only wait for
+ * each other's seat locks now and then; no lock is ever weaker.
+ */
+static inline uint32
+concert_key(int64 concert_id)
+{
+	return (uint32) concert_id ^ (uint32) ((uint64) concert_id >> 32);
+}
+
+/*
  * Fill in the lock tag of one seat.
  */
 static void
 seat_locktag(LOCKTAG *tag, int64 concert_id, int32 seat_id)
 {
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) concert_id, (uint32) seat_id,
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, concert_key(concert_id), (uint32) seat_id,
 						 TICKET_LOCKCLASS_SEAT);
 }
 
@@ -96,7 +108,7 @@ ticket_lock_user(int64 concert_id, const char *user_id, int len)
 	LOCKTAG		tag;
 	uint32		h = hash_bytes((const unsigned char *) user_id, len);
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) concert_id, h, TICKET_LOCKCLASS_USER);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, concert_key(concert_id), h, TICKET_LOCKCLASS_USER);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 

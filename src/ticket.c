@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -160,6 +161,21 @@ ticket_count(TicketCounter counter, uint64 n)
 {
 	if (ticket_shared != NULL)
 		pg_atomic_fetch_add_u64(&ticket_shared->counters[counter], n);
+}
+
+PG_FUNCTION_INFO_V1(ticket_in_transaction_block);
+
+/*
+ * Is the caller inside BEGIN ... COMMIT (or a multi-statement query)?  The
+ * procedures that COMMIT as they go check it first, to explain why they
+ * cannot run there.  Inside a subtransaction (a savepoint, or a PL/pgSQL
+ * block with EXCEPTION) it answers false: there the procedure's own checks
+ * and COMMIT's error speak.
+ */
+Datum
+ticket_in_transaction_block(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(IsTransactionBlock() && !IsSubTransaction());
 }
 
 PG_FUNCTION_INFO_V1(ticket_preloaded);
