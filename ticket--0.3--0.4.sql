@@ -129,7 +129,10 @@ COMMENT ON VIEW ticket.concerts IS
  * carry a setting, so the dashboard's query moves to ticket._dashboard_rows,
  * read by ticket._dashboard() with jit = off, and ticket.dashboard (same
  * columns, same grants) reads the function.  Its state column is the one
- * of ticket.concerts (closed past sale_closes_at).
+ * of ticket.concerts (closed past sale_closes_at), and while a waiting room
+ * is sold out (queue.sold_out_at: no seat free and none held, every waiting
+ * user is told sold_out) nobody is counted as waiting (a sold-out concert
+ * showed "waiting 2").
  */
 CREATE VIEW ticket._dashboard_rows AS
 SELECT c.concert_id, c.title, s.state,
@@ -149,7 +152,7 @@ SELECT c.concert_id, c.title, s.state,
   FROM ticket.concert AS c
   JOIN ticket.concerts AS s ON s.concert_id = c.concert_id
   LEFT JOIN LATERAL (
-	SELECT ticket._waiting(x) AS waiting, x.admitted,
+	SELECT CASE WHEN x.sold_out_at IS NOT NULL THEN 0 ELSE ticket._waiting(x) END AS waiting, x.admitted,
 		   round(CASE WHEN x.eta_rate = 0 THEN 0 WHEN x.rate_reason = 'slots full' THEN x.eta_rate
 					  ELSE coalesce(x.rate, c.admit_rate) END::numeric, 1) AS effective_rate,
 		   x.rate_reason

@@ -124,3 +124,17 @@ SELECT c.state AS row_state, v.state AS view_state, d.state AS dashboard_state
   FROM ticket.concert AS c JOIN ticket.concerts AS v USING (concert_id) JOIN ticket.dashboard AS d USING (concert_id)
  WHERE c.concert_id = :wc;
 SELECT status FROM ticket.hold(:wc, 'late', ARRAY[1]);
+
+-- A sold-out waiting room: every user still in line is told sold_out, and
+-- the dashboard counts nobody as waiting (issue 15: it showed "waiting 2").
+SELECT ticket.create_concert('Sold Out Queue', '2100-06-01 20:00+00', '2000-01-01 00:00+00', queue => true) AS so \gset
+SELECT ticket.add_section(:so, 'Floor', 'A', 10, 1, 1);
+SELECT ticket.open_sale(:so);
+SELECT state FROM ticket.join_queue(:so, 'w1');
+SELECT state FROM ticket.join_queue(:so, 'w2');
+SELECT waiting FROM ticket.dashboard WHERE concert_id = :so;
+UPDATE ticket.seat SET state = 'sold' WHERE concert_id = :so;
+SELECT ticket.admit(:so) AS admitted;
+SELECT state FROM ticket.queue_status(:so, 'w1');
+SELECT waiting FROM ticket.dashboard WHERE concert_id = :so;
+UPDATE ticket.seat SET state = 'available' WHERE concert_id = :so;
