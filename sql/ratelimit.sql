@@ -28,6 +28,17 @@ SELECT count(*) FILTER (WHERE (ticket.hold(:cid, 'eager', ARRAY[g])).status = 'r
 RESET ticket.user_rate;
 RESET ticket.user_burst;
 
+-- Bad input costs no token (issue 15): three refused calls, then the three
+-- tokens of the burst are all still there.
+SET ticket.user_burst = 3;
+SET ticket.user_rate = 0.001;
+SELECT pg_temp.err(format($$SELECT ticket.hold(%s, 'careful', ARRAY[0])$$, :cid));
+SELECT pg_temp.err(format($$SELECT ticket.hold(%s, 'careful', ARRAY[1000])$$, :cid));
+SELECT pg_temp.err(format($$SELECT ticket.hold_best(%s, 'careful', 1, 11)$$, :cid));
+SELECT g AS call, (ticket.hold(:cid, 'careful', ARRAY[60 + g])).status FROM generate_series(1, 4) AS g;
+RESET ticket.user_rate;
+RESET ticket.user_burst;
+
 -- A client key (an address the application passes) is limited across users.
 SET ticket.user_rate = 0;
 SET ticket.client_burst = 2;
