@@ -388,3 +388,119 @@ END
 $$;
 COMMENT ON PROCEDURE ticket.compensate(bigint, text) IS
 	'Undoes an order: cancels it, releases its seats and requests refunds for anything captured, committing and logging each step; running it again, or after a crash, ends as running it once. Call it outside a transaction block (inside one it raises 2D000 with a hint).';
+
+/*
+ * report_payments takes the buyer locks of a batch up front, in one order:
+ * _sell now takes a buyer's lock (issue 15), and a batch used to take them
+ * in payment order, so two batches with the same two buyers in opposite
+ * orders could deadlock (40P01, the whole batch rolled back).  _sell is
+ * STRICT (its C reads the order row's fields).
+ */
+ALTER FUNCTION ticket._sell(ticket.orders) STRICT;
+CREATE OR REPLACE FUNCTION ticket.report_payments(reports jsonb)
+RETURNS TABLE (payment_id bigint, status text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+	n integer;
+	v jsonb;
+	i bigint;
+BEGIN
+	IF reports IS NULL THEN
+		RAISE EXCEPTION 'reports must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	IF pg_catalog.jsonb_typeof(reports) <> 'array' THEN
+		RAISE EXCEPTION 'reports must be a JSON array'
+			USING ERRCODE = '22023',
+			HINT = 'For example [{"payment_id": 1, "outcome": "succeeded", "provider_ref": "ch_1"}, {"payment_id": 2, "outcome": "failed", "reason": "card declined", "retryable": false}].';
+	END IF;
+	n := pg_catalog.jsonb_array_length(reports);
+	IF n > 1000 THEN
+		RAISE EXCEPTION 'too many reports: % (at most 1000 in one call)', n USING ERRCODE = '22023';
+	END IF;
+	/* Every element is checked before anything is written. */
+	BEGIN
+	FOR r IN SELECT e.value AS v, e.ordinality AS i FROM pg_catalog.jsonb_array_elements(reports) WITH ORDINALITY AS e LOOP
+		v := r.v;
+		i := r.i;
+		IF pg_catalog.jsonb_typeof(v) <> 'object' THEN
+			RAISE EXCEPTION 'report % is not a JSON object', i USING ERRCODE = '22023';
+		END IF;
+		/* A misspelt key ("retryabel") must not change what a report means. */
+		IF (v - ARRAY['payment_id', 'outcome', 'provider_ref', 'reason', 'retryable', 'attempt']) <> '{}'::jsonb THEN
+			RAISE EXCEPTION 'report %: unknown key "%"', i,
+				(SELECT min(x) FROM pg_catalog.jsonb_object_keys(v - ARRAY['payment_id', 'outcome', 'provider_ref',
+																		   'reason', 'retryable', 'attempt']) AS x)
+				USING ERRCODE = '22023',
+				HINT = 'The keys are payment_id, outcome, provider_ref, reason, retryable and attempt.';
+		END IF;
+		IF pg_catalog.jsonb_typeof(v -> 'payment_id') IS DISTINCT FROM 'number'
+		   OR (v ->> 'payment_id') !~ '^[1-9][0-9]{0,17}$' THEN
+			RAISE EXCEPTION 'report %: payment_id must be a positive whole number', i USING ERRCODE = '22023';
+		END IF;
+		IF (v ->> 'outcome') IS NULL OR (v ->> 'outcome') NOT IN ('succeeded', 'failed') THEN
+			RAISE EXCEPTION 'report %: outcome must be "succeeded" or "failed"', i USING ERRCODE = '22023';
+		END IF;
+		IF v ->> 'outcome' = 'succeeded' AND pg_catalog.jsonb_typeof(v -> 'provider_ref') IS DISTINCT FROM 'string' THEN
+			RAISE EXCEPTION 'report %: a success needs provider_ref (a string)', i USING ERRCODE = '22023';
+		END IF;
+		IF v ->> 'outcome' = 'failed' AND (pg_catalog.jsonb_typeof(v -> 'reason') IS DISTINCT FROM 'string'
+			OR coalesce(pg_catalog.jsonb_typeof(v -> 'retryable'), 'boolean') <> 'boolean') THEN
+			RAISE EXCEPTION 'report %: a failure needs reason (a string) and may have retryable (true or false)', i
+				USING ERRCODE = '22023';
+		END IF;
+		IF v ? 'attempt' AND (pg_catalog.jsonb_typeof(v -> 'attempt') IS DISTINCT FROM 'number'
+							   OR (v ->> 'attempt') !~ '^[1-9][0-9]{0,8}$') THEN
+			RAISE EXCEPTION 'report %: attempt must be a positive whole number', i USING ERRCODE = '22023';
+		END IF;
+		PERFORM ticket._check_text('provider_ref', v ->> 'provider_ref', 255, v ->> 'outcome' = 'succeeded');
+		PERFORM ticket._check_text('reason', v ->> 'reason', 1000, v ->> 'outcome' = 'failed');
+	END LOOP;
+	EXCEPTION WHEN data_exception THEN
+		/* Name the report whose text was refused (one subtransaction per call). */
+		IF SQLERRM !~ '^report [0-9]+' THEN
+			RAISE EXCEPTION 'report %: %', i, SQLERRM USING ERRCODE = SQLSTATE;
+		END IF;
+		RAISE;
+	END;
+	SELECT e.value ->> 'payment_id' INTO v FROM pg_catalog.jsonb_array_elements(reports) AS e
+	 GROUP BY e.value ->> 'payment_id' HAVING count(*) > 1 ORDER BY 1 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'payment % is reported twice in one call', v #>> '{}' USING ERRCODE = '22023',
+			HINT = 'Send one report per payment job.';
+	END IF;
+	/*
+	 * The buyer locks of the orders a success may sell, all first and in one
+	 * order (concert, user): _sell takes a buyer's lock (0.4), one order at
+	 * a time in payment order, so two batches naming the same two buyers in
+	 * opposite orders would otherwise deadlock.
+	 */
+	PERFORM ticket._lock_buyer(b.concert_id, b.user_id)
+	  FROM (SELECT DISTINCT o.concert_id, o.user_id
+			  FROM pg_catalog.jsonb_array_elements(reports) AS e
+			  JOIN ticket.payment AS p ON p.payment_id = (e.value ->> 'payment_id')::bigint
+			  JOIN ticket.orders AS o ON o.order_id = p.order_id
+			 WHERE e.value ->> 'outcome' = 'succeeded' AND p.kind = 'charge') AS b
+	 ORDER BY b.concert_id, b.user_id;
+	/* In payment order: two adapters' batches lock jobs in the same order. */
+	FOR r IN SELECT (e.value ->> 'payment_id')::bigint AS id, e.value AS v
+			   FROM pg_catalog.jsonb_array_elements(reports) AS e ORDER BY 1 LOOP
+		payment_id := r.id;
+		IF r.v ->> 'outcome' = 'succeeded' THEN
+			status := ticket.payment_succeeded(r.id, r.v ->> 'provider_ref');
+		ELSIF r.v ? 'attempt' AND coalesce((r.v ->> 'retryable')::boolean, true)
+			  AND EXISTS (SELECT FROM ticket.payment AS x WHERE x.payment_id = r.id
+							 AND x.state = 'processing' AND x.attempts <> (r.v ->> 'attempt')::integer) THEN
+			/* A retryable failure of an earlier attempt: the job was claimed again since; nothing to do. */
+			status := 'retrying';
+		ELSE
+			status := ticket.payment_failed(r.id, r.v ->> 'reason', coalesce((r.v ->> 'retryable')::boolean, true));
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+ALTER FUNCTION ticket.report_payments(jsonb) SET plan_cache_mode = force_generic_plan;

@@ -44,6 +44,7 @@
 #include "utils/datum.h"
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -358,7 +359,7 @@ order_result(FunctionCallInfo fcinfo, Catalog *cat, int64 order_id)
 	values[2] = DirectFunctionCall1(enum_out, slot_getattr(slot, cat->o_state, &isnull));
 	values[2] = CStringGetTextDatum(DatumGetCString(values[2]));
 	values[3] = datumCopy(slot_getattr(slot, cat->o_amount, &isnull), false, -1);
-	values[4] = slot_getattr(slot, cat->o_pay_by, &isnull);
+	values[4] = TimestampTzGetDatum(DatumGetTimestampTz(slot_getattr(slot, cat->o_pay_by, &isnull)));
 	index_endscan(scan);
 
 	scan = index_beginscan(payment, payment_order, snap, 1, 0);
@@ -367,7 +368,7 @@ order_result(FunctionCallInfo fcinfo, Catalog *cat, int64 order_id)
 	{
 		if (DatumGetObjectId(slot_getattr(pslot, cat->p_kind, &isnull)) == cat->charge)
 		{
-			values[1] = slot_getattr(pslot, cat->p_payment_id, &isnull);
+			values[1] = Int64GetDatum(DatumGetInt64(slot_getattr(pslot, cat->p_payment_id, &isnull)));
 			nulls[1] = false;
 			break;
 		}
@@ -440,16 +441,17 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
+	/* In the order the SQL version checked: each argument whole, one after the other. */
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("hold_id must not be NULL"));
 	if (PG_ARGISNULL(1))
 		ereport(ERROR, errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("user_id must not be NULL"));
-	if (PG_ARGISNULL(2))
-		ereport(ERROR, errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("idempotency_key must not be NULL"));
 	hold_id = PG_GETARG_INT64(0);
 	user_id = PG_GETARG_TEXT_PP(1);
-	key = PG_GETARG_TEXT_PP(2);
 	ticket_check_arg(user_id, "user_id", TICKET_MAX_USER_ID, NULL);
+	if (PG_ARGISNULL(2))
+		ereport(ERROR, errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("idempotency_key must not be NULL"));
+	key = PG_GETARG_TEXT_PP(2);
 	ticket_check_arg(key, "idempotency_key", TICKET_MAX_KEY, NULL);
 	PreventCommandIfReadOnly("ticket.checkout()");
 	request = psprintf("checkout of hold " INT64_FORMAT, hold_id);
@@ -495,14 +497,20 @@ ticket_checkout(PG_FUNCTION_ARGS)
 				errhint("Only the user who made a hold may check it out."));
 	state = DatumGetObjectId(slot_getattr(hold_row, cat->h_state, &isnull));
 	if (state == cat->checking_out || state == cat->confirmed)
+	{
+		int64		order_id = order_of_hold(cat, hold_id);
+
 		ereport(ERROR,
 				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				errmsg("hold " INT64_FORMAT " is already checked out", hold_id),
-				errdetail("Order " INT64_FORMAT " was created for it.", order_of_hold(cat, hold_id)),
+				errdetail("Order " INT64_FORMAT " was created for it.", order_id),
 				errhint("Repeat the first checkout with its idempotency key to get its order."));
+	}
 
 	concert_id = DatumGetInt64(slot_getattr(hold_row, cat->h_concert_id, &isnull));
 	expires_at = DatumGetTimestampTz(slot_getattr(hold_row, cat->h_expires_at, &isnull));
+	/* A cancel_concert that committed while this call waited reaches the cache. */
+	AcceptInvalidationMessages();
 	ticket_concert(concert_id, &concert);
 	if (state == cat->released || state == cat->expired || expires_at <= now || concert.state == cat->cancelled)
 	{
@@ -806,6 +814,7 @@ ticket_sell(PG_FUNCTION_ARGS)
 	/* A hold past pay_by (or revived after compensation) no longer counts against the limit. */
 	if (ok)
 	{
+		AcceptInvalidationMessages();
 		ticket_concert(concert_id, &concert);
 		ok = ticket_buyer_seats(rels[W_HOLD], hold_buyer, snap, concert_id, user_id, hold_id) + n <=
 			concert.per_user_limit;
