@@ -180,6 +180,12 @@ BEGIN
 		first := sec.section_id;
 	END IF;
 	t := clock_timestamp();
+	/*
+	 * A pass expires with its admission (admission_ttl): a fan whose slot
+	 * ran out while this client was busy elsewhere gets 28000 "pass
+	 * refused", as a real client would.  Like one, go back to the line.
+	 */
+	BEGIN
 	IF roll >= 0.60 THEN
 		/* Named seats: n side by side somewhere in a row of the section. */
 		r := ticket.hold(c.concert_id, u,
@@ -199,6 +205,11 @@ BEGIN
 		/* Fewer, then: one seat anywhere. */
 		r := demo.best(c.concert_id, u, first, 1, q.pass);
 	END IF;
+	EXCEPTION WHEN invalid_authorization_specification THEN
+		r := NULL;
+		r.status := 'pass_refused';
+		INSERT INTO demo.sample VALUES (t, 'hold', r.status, 1000 * extract(epoch FROM clock_timestamp() - t));
+	END;
 	IF r.status = 'held' THEN
 		hold := r.hold_id;
 		mark := extract(epoch FROM t);
