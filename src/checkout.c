@@ -397,6 +397,36 @@ close_all(Relation *rels, TupleTableSlot *search, TupleTableSlot *hold_row)
 			table_close(rels[i], NoLock);
 }
 
+/*
+ * Read the given seats (ascending, locked by the caller) under a snapshot
+ * taken now, after the locks: rows[i] is a copy of seat i's row, to check
+ * and then write.  Each row is checked by the caller with a slot holding it.
+ */
+static void
+read_locked_seats(Catalog *cat, Relation seat, int64 concert_id, int32 *seats, int n, HeapTuple *rows)
+{
+	Relation	seat_pkey = index_open(cat->seat_pkey, RowExclusiveLock);
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	TupleTableSlot *slot = table_slot_create(seat, NULL);
+	ScanKeyData skey[2];
+	IndexScanDesc scan;
+
+	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
+	scan = index_beginscan(seat, seat_pkey, snap, 2, 0);
+	for (int i = 0; i < n; i++)
+	{
+		ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(seats[i]));
+		index_rescan(scan, skey, 2, NULL, 0);
+		if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+			elog(ERROR, "seat %d of concert " INT64_FORMAT " is missing", seats[i], concert_id);
+		rows[i] = ExecCopySlotHeapTuple(slot);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
+	index_close(seat_pkey, NoLock);
+}
+
 PG_FUNCTION_INFO_V1(ticket_checkout);
 
 /*
@@ -413,7 +443,6 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	Catalog    *cat;
 	Stored		stored;
 	Relation	rels[W_COUNT] = {0};
-	Relation	seat_pkey;
 	Relation	hold_buyer;
 	TupleTableSlot *search = NULL;
 	TupleTableSlot *hold_row = NULL;
@@ -528,37 +557,21 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 		ticket_lock_seat(concert_id, seats[i]);
 	rels[W_SEAT] = table_open(cat->seat, RowExclusiveLock);
-	seat_pkey = index_open(cat->seat_pkey, RowExclusiveLock);
 	seat_rows = palloc(sizeof(HeapTuple) * n);
-	seat_row = table_slot_create(rels[W_SEAT], NULL);
-	snap = RegisterSnapshot(GetLatestSnapshot());
+	read_locked_seats(cat, rels[W_SEAT], concert_id, seats, n, seat_rows);
+	seat_row = MakeSingleTupleTableSlot(RelationGetDescr(rels[W_SEAT]), &TTSOpsHeapTuple);
+	for (int i = 0; i < n; i++)
 	{
-		ScanKeyData skey[2];
-		IndexScanDesc scan;
+		Datum		holder;
 
-		ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
-		scan = index_beginscan(rels[W_SEAT], seat_pkey, snap, 2, 0);
-		for (int i = 0; i < n && owned; i++)
-		{
-			ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(seats[i]));
-			index_rescan(scan, skey, 2, NULL, 0);
-			if (!index_getnext_slot(scan, ForwardScanDirection, seat_row))
-				elog(ERROR, "seat %d of concert " INT64_FORMAT " is missing", seats[i], concert_id);
-			{
-				Datum		holder = slot_getattr(seat_row, cat->s_hold_id, &isnull);
-
-				owned = !isnull && DatumGetInt64(holder) == hold_id &&
-					DatumGetObjectId(slot_getattr(seat_row, cat->s_state, &isnull)) == cat->held;
-			}
-			cents += ticket_section_price_cents(concert_id,
-												DatumGetInt32(slot_getattr(seat_row, cat->s_section_id, &isnull)));
-			seat_rows[i] = ExecCopySlotHeapTuple(seat_row);
-		}
-		index_endscan(scan);
+		ExecStoreHeapTuple(seat_rows[i], seat_row, false);
+		holder = slot_getattr(seat_row, cat->s_hold_id, &isnull);
+		owned = owned && !isnull && DatumGetInt64(holder) == hold_id &&
+			DatumGetObjectId(slot_getattr(seat_row, cat->s_state, &isnull)) == cat->held;
+		cents += ticket_section_price_cents(concert_id,
+											DatumGetInt32(slot_getattr(seat_row, cat->s_section_id, &isnull)));
 	}
-	UnregisterSnapshot(snap);
 	ExecDropSingleTupleTableSlot(seat_row);
-	index_close(seat_pkey, NoLock);
 	if (!owned)
 	{
 		/*
@@ -751,7 +764,6 @@ ticket_sell(PG_FUNCTION_ARGS)
 	ArrayType  *seat_ids = DatumGetArrayTypeP(GetAttributeByNum(o, cat->o_seat_ids, &isnull));
 	Datum		amount = GetAttributeByNum(o, cat->o_amount, &isnull);
 	Relation	rels[W_COUNT] = {0};
-	Relation	seat_pkey;
 	Relation	hold_buyer;
 	TupleTableSlot *hold_row;
 	TupleTableSlot *order_row;
@@ -776,41 +788,22 @@ ticket_sell(PG_FUNCTION_ARGS)
 
 	/* Read after the locks: the seats must be this hold's or free. */
 	rels[W_SEAT] = table_open(cat->seat, RowExclusiveLock);
-	seat_pkey = index_open(cat->seat_pkey, RowExclusiveLock);
-	hold_buyer = index_open(cat->hold_buyer, RowExclusiveLock);
 	seat_rows = palloc(sizeof(HeapTuple) * n);
-	seat_row = table_slot_create(rels[W_SEAT], NULL);
-	snap = RegisterSnapshot(GetLatestSnapshot());
+	read_locked_seats(cat, rels[W_SEAT], concert_id, seats, n, seat_rows);
+	seat_row = MakeSingleTupleTableSlot(RelationGetDescr(rels[W_SEAT]), &TTSOpsHeapTuple);
+	for (int i = 0; i < n && ok; i++)
 	{
-		ScanKeyData skey[2];
-		IndexScanDesc scan;
+		Datum		holder;
 
-		ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
-		scan = index_beginscan(rels[W_SEAT], seat_pkey, snap, 2, 0);
-		for (int i = 0; i < n && ok; i++)
-		{
-			Datum		holder;
-			Oid			state;
-
-			ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(seats[i]));
-			index_rescan(scan, skey, 2, NULL, 0);
-			if (!index_getnext_slot(scan, ForwardScanDirection, seat_row))
-				elog(ERROR, "seat %d of concert " INT64_FORMAT " is missing", seats[i], concert_id);
-			holder = slot_getattr(seat_row, cat->s_hold_id, &isnull);
-			if (isnull || DatumGetInt64(holder) != hold_id)
-			{
-				state = DatumGetObjectId(slot_getattr(seat_row, cat->s_state, &isnull));
-				ok = state == cat->available ||
-					(state == cat->held &&
-					 DatumGetTimestampTz(slot_getattr(seat_row, cat->s_held_until, &isnull)) <= now);
-			}
-			seat_rows[i] = ExecCopySlotHeapTuple(seat_row);
-		}
-		index_endscan(scan);
+		ExecStoreHeapTuple(seat_rows[i], seat_row, false);
+		holder = slot_getattr(seat_row, cat->s_hold_id, &isnull);
+		if (isnull || DatumGetInt64(holder) != hold_id)
+			ok = ticket_seat_is_free(seat_row, now);
 	}
 	ExecDropSingleTupleTableSlot(seat_row);
-	index_close(seat_pkey, NoLock);
 
+	hold_buyer = index_open(cat->hold_buyer, RowExclusiveLock);
+	snap = RegisterSnapshot(GetLatestSnapshot());
 	/* A hold past pay_by (or revived after compensation) no longer counts against the limit. */
 	if (ok)
 	{

@@ -831,6 +831,17 @@ require_pass(Sale *sale, text *pass, int64 concert_id, text *user_id)
 						   ticket_check_pass(pass, concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id)));
 }
 
+/* Is this seat tuple free: available, or held past its held_until? */
+bool
+ticket_seat_is_free(TupleTableSlot *slot, TimestampTz now)
+{
+	bool		isnull;
+	Oid			state = DatumGetObjectId(get(slot, cat.s_state, &isnull));
+
+	return state == cat.available ||
+		(state == cat.held && DatumGetTimestampTz(get(slot, cat.s_held_until, &isnull)) <= now);
+}
+
 /* Is this hold tuple live: in checkout, paid, or active and not expired? */
 bool
 ticket_hold_is_live(TupleTableSlot *slot, TimestampTz now)
@@ -981,8 +992,6 @@ read_seats(Tables *t, Snapshot snap, int64 concert_id, int32 *seats, int n, Heap
 	scan = index_beginscan(t->seat, t->seat_pkey, snap, 2, 0);
 	for (int i = 0; i < n && all_free; i++)
 	{
-		bool		isnull;
-		Oid			state;
 
 		ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(seats[i]));
 		index_rescan(scan, key, 2, NULL, 0);
@@ -992,9 +1001,7 @@ read_seats(Tables *t, Snapshot snap, int64 concert_id, int32 *seats, int n, Heap
 				continue;
 			elog(ERROR, "seat %d of concert " INT64_FORMAT " is missing", seats[i], concert_id);
 		}
-		state = DatumGetObjectId(get(slot, cat.s_state, &isnull));
-		all_free = state == cat.available ||
-			(state == cat.held && DatumGetTimestampTz(get(slot, cat.s_held_until, &isnull)) <= now);
+		all_free = ticket_seat_is_free(slot, now);
 		if (rows)
 			rows[i] = ExecCopySlotHeapTuple(slot);
 	}

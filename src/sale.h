@@ -76,6 +76,9 @@ extern int64 ticket_section_price_cents(int64 concert_id, int32 section_id);
 /* The argument rules of every text (22023 blank or control characters, 22001 too long). */
 extern void ticket_check_arg(text *t, const char *name, int max, const char *blank_hint);
 
+/* A seat is free when it is available or held past its held_until. */
+extern bool ticket_seat_is_free(TupleTableSlot *slot, TimestampTz now);
+
 /* A hold counts toward the per-user limit while it is live. */
 extern bool ticket_hold_is_live(TupleTableSlot *slot, TimestampTz now);
 extern int64 ticket_buyer_seats(Relation hold, Relation hold_buyer, Snapshot snap, int64 concert_id,
