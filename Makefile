@@ -16,9 +16,20 @@
 # The installcheck-* targets are what test/run calls, as an unprivileged user.
 
 EXTENSION = ticket
+EXTVERSION = $(shell sed -n "s/^default_version = '\\(.*\\)'/\\1/p" ticket.control)
 MODULE_big = ticket
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-DATA = $(sort $(wildcard ticket--*.sql))
+
+# The install script of the current version is built from the SQL beside the
+# C, one file per capability, in this order (each may use what an earlier one
+# made).  The released scripts (ticket--0.1.sql and the update scripts) are
+# frozen: a change to src/*.sql goes with an update script from the last
+# release, and test/t/010_upgrade.pl checks that the two give the same objects.
+SQL_SOURCES = src/ticket.sql src/parse.sql src/catalogue.sql src/hold.sql src/blocklist.sql \
+	src/pass.sql src/queue.sql src/event.sql src/checkout.sql src/payment.sql \
+	src/compensation.sql src/worker.sql src/verify.sql src/monitoring.sql src/privileges.sql
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA = $(filter-out $(DATA_built),$(sort $(wildcard ticket--*.sql)))
 
 # Tests are picked up by wildcard: adding a file registers it.
 REGRESS ?= $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
@@ -39,6 +50,10 @@ EXTRA_CLEAN = tmp_regress tmp_isolation output_iso output_bouncer
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+$(DATA_built): $(SQL_SOURCES) ticket.control
+	{ printf '/* %s: built by make from the SQL files in src (Makefile, SQL_SOURCES): edit those */\n' $@; \
+	  for f in $(SQL_SOURCES); do printf '\n/* ================================ %s */\n\n' $$f; cat $$f; done; } >$@
 
 # Every C file includes the shared header; PGXS does not track headers.
 $(OBJS): src/ticket.h src/parse.h src/sale.h

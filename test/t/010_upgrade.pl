@@ -157,34 +157,47 @@ my $after = contents();
 is_deeply($after, $before, 'every row of every table is there, unchanged');
 is(query('SELECT count(*) FROM ticket.verify()'), '0', 'verify() is empty after the update');
 
-# The objects are those of a fresh install of the current version.
+# The objects are those of a fresh install of the current version, whose
+# script is built from src/*.sql (Makefile): every rule written once there
+# must come out as the released chain of update scripts made it.
 sub objects
 {
 	my ($db) = @_;
+	# Functions (definition with its settings, grants), relations (kind, grants,
+	# options, columns with types, defaults and comments, constraints,
+	# indexes, triggers and whether they fire in replica mode, view queries,
+	# sequence parameters), types (enum labels, composite attributes), and
+	# every object's comment.
 	return $node->safe_psql($db, q{
 SET search_path = pg_catalog;
 SELECT pg_describe_object(d.classid, d.objid, 0) || ' ' || md5(concat_ws('|',
 	CASE WHEN d.classid = 'pg_proc'::regclass THEN pg_get_functiondef(d.objid) END,
 	CASE WHEN d.classid = 'pg_proc'::regclass THEN (SELECT proacl::text FROM pg_proc WHERE oid = d.objid) END,
-	CASE WHEN d.classid = 'pg_class'::regclass THEN (SELECT relkind::text || coalesce(relacl::text, '') FROM pg_class WHERE oid = d.objid) END,
+	CASE WHEN d.classid = 'pg_class'::regclass THEN (SELECT relkind::text || coalesce(relacl::text, '') || coalesce(reloptions::text, '') FROM pg_class WHERE oid = d.objid) END,
 	CASE WHEN d.classid = 'pg_class'::regclass THEN (
 		SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull
-			|| coalesce(' ' || pg_get_expr(ad.adbin, ad.adrelid), ''), ', ' ORDER BY a.attnum)
+			|| coalesce(' ' || pg_get_expr(ad.adbin, ad.adrelid), '') || coalesce(' ' || col_description(a.attrelid, a.attnum), ''), ', ' ORDER BY a.attnum)
 		  FROM pg_attribute a LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 		 WHERE a.attrelid = d.objid AND a.attnum > 0 AND NOT a.attisdropped) END,
 	CASE WHEN d.classid = 'pg_class'::regclass THEN (
 		SELECT string_agg(pg_get_constraintdef(co.oid), ', ' ORDER BY co.conname)
 		  FROM pg_constraint co WHERE co.conrelid = d.objid) END,
 	CASE WHEN d.classid = 'pg_class'::regclass THEN (
-		SELECT string_agg(pg_get_indexdef(i.indexrelid), ', ' ORDER BY 1)
+		SELECT string_agg(pg_get_indexdef(i.indexrelid), ', ' ORDER BY pg_get_indexdef(i.indexrelid))
 		  FROM pg_index i WHERE i.indrelid = d.objid) END,
 	CASE WHEN d.classid = 'pg_class'::regclass THEN (
-		SELECT string_agg(pg_get_triggerdef(tg.oid), ', ' ORDER BY tg.tgname)
+		SELECT string_agg(pg_get_triggerdef(tg.oid) || ' ' || tg.tgenabled::text, ', ' ORDER BY tg.tgname)
 		  FROM pg_trigger tg WHERE tg.tgrelid = d.objid AND NOT tg.tgisinternal) END,
 	CASE WHEN d.classid = 'pg_class'::regclass AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'v'
 	     THEN pg_get_viewdef(d.objid) END,
+	CASE WHEN d.classid = 'pg_class'::regclass AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S'
+	     THEN (SELECT concat_ws(' ', seqtypid::regtype, seqstart, seqincrement, seqmax, seqmin, seqcache, seqcycle) FROM pg_sequence WHERE seqrelid = d.objid) END,
 	CASE WHEN d.classid = 'pg_type'::regclass THEN (
 		SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = d.objid) END,
+	CASE WHEN d.classid = 'pg_type'::regclass THEN (
+		SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+		  FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+		 WHERE t.oid = d.objid) END,
 	obj_description(d.objid, d.classid::regclass::text)))
   FROM pg_depend d JOIN pg_extension x ON x.oid = d.refobjid AND x.extname = 'ticket'
  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'

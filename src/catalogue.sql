@@ -1,0 +1,601 @@
+CREATE TYPE ticket.concert_state AS ENUM ('draft', 'on_sale', 'closed', 'cancelled');
+COMMENT ON TYPE ticket.concert_state IS
+	'Life of a concert: draft (being set up), on_sale, closed (sale over), cancelled.';
+
+CREATE TYPE ticket.seat_state AS ENUM ('available', 'held', 'sold');
+COMMENT ON TYPE ticket.seat_state IS
+	'State of one seat or standing place. A held seat whose held_until has passed counts as available.';
+
+CREATE TABLE ticket.concert (
+	concert_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	title text NOT NULL,
+	venue text,
+	starts_at timestamptz NOT NULL,
+	sale_opens_at timestamptz NOT NULL,
+	sale_closes_at timestamptz NOT NULL,
+	state ticket.concert_state NOT NULL DEFAULT 'draft',
+	hold_ttl interval NOT NULL,
+	per_user_limit integer NOT NULL,
+	admit_rate integer NOT NULL,
+	admission_ttl interval NOT NULL,
+	max_active integer,
+	queue boolean NOT NULL DEFAULT false,
+	pow_bits integer NOT NULL DEFAULT 0,
+	payment_timeout interval NOT NULL DEFAULT '10 minutes',
+	payment_attempts integer NOT NULL DEFAULT 5,
+	accept_late_payments boolean NOT NULL DEFAULT true,
+	section_count integer NOT NULL DEFAULT 0,
+	seat_count integer NOT NULL DEFAULT 0,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	opened_at timestamptz,
+	closed_at timestamptz,
+	cancelled_at timestamptz,
+	CHECK (sale_opens_at OPERATOR(pg_catalog.<) sale_closes_at),
+	CHECK (sale_closes_at OPERATOR(pg_catalog.<=) starts_at),
+	CHECK (per_user_limit OPERATOR(pg_catalog.>) 0),
+	CHECK (admit_rate OPERATOR(pg_catalog.>) 0),
+	CHECK (seat_count OPERATOR(pg_catalog.>=) 0)
+);
+COMMENT ON TABLE ticket.concert IS
+	'One concert and the settings of its sale. Written only through ticket.create_concert and friends.';
+COMMENT ON COLUMN ticket.concert.hold_ttl IS 'How long a seat hold lives before it expires.';
+COMMENT ON COLUMN ticket.concert.per_user_limit IS 'Most seats one user may hold and buy together.';
+COMMENT ON COLUMN ticket.concert.admit_rate IS 'Users admitted from the waiting room per second.';
+COMMENT ON COLUMN ticket.concert.admission_ttl IS 'How long an admitted user may take to buy.';
+COMMENT ON COLUMN ticket.concert.max_active IS 'Most users admitted at once; NULL for no cap.';
+COMMENT ON COLUMN ticket.concert.queue IS 'Whether buyers go through the waiting room (and holds need a pass).';
+COMMENT ON COLUMN ticket.concert.pow_bits IS 'Proof-of-work difficulty for joining the queue, in leading zero bits; 0 for none.';
+COMMENT ON COLUMN ticket.concert.payment_timeout IS 'How long a checkout keeps its seats while the payment is in flight.';
+COMMENT ON COLUMN ticket.concert.payment_attempts IS 'Most attempts at one payment before it is dead-lettered and its order compensated.';
+COMMENT ON COLUMN ticket.concert.accept_late_payments IS 'Whether a payment that succeeds after its order was compensated re-sells the seats when they are still free (otherwise, and when they are not, it is refunded).';
+COMMENT ON COLUMN ticket.concert.seat_count IS 'Seats and places generated so far; the next seat id is seat_count + 1.';
+
+CREATE TABLE ticket.section (
+	concert_id bigint NOT NULL REFERENCES ticket.concert,
+	section_id integer NOT NULL,
+	name text NOT NULL,
+	grade text NOT NULL,
+	price numeric(12,2) NOT NULL CHECK (price OPERATOR(pg_catalog.>) 0),
+	seated boolean NOT NULL,
+	seat_rows integer,
+	seats_per_row integer,
+	capacity integer NOT NULL CHECK (capacity OPERATOR(pg_catalog.>) 0),
+	first_seat_id integer NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (concert_id, section_id),
+	UNIQUE (concert_id, name),
+	CHECK (seated OPERATOR(pg_catalog.=) (seat_rows IS NOT NULL AND seats_per_row IS NOT NULL))
+);
+COMMENT ON TABLE ticket.section IS
+	'A block of seats (seated: rows times seats per row) or of standing places, with one grade and price. '
+	'Its seats are ticket.seat rows first_seat_id .. first_seat_id + capacity - 1.';
+
+/*
+ * One row per seat or standing place.  No foreign key to section: seats are
+ * generated only by ticket.add_section / ticket.add_standing, and a
+ * per-row key check would double the cost of generating them.  fillfactor
+ * leaves room for HOT updates: state, hold_id and held_until are not indexed.
+ */
+CREATE TABLE ticket.seat (
+	concert_id bigint NOT NULL,
+	seat_id integer NOT NULL,
+	section_id integer NOT NULL,
+	row_no integer,
+	seat_no integer NOT NULL,
+	state ticket.seat_state NOT NULL DEFAULT 'available',
+	hold_id bigint,
+	held_until timestamptz,
+	PRIMARY KEY (concert_id, seat_id)
+) WITH (fillfactor = 80);
+COMMENT ON TABLE ticket.seat IS
+	'One seat (row_no, seat_no) or standing place (row_no NULL, seat_no = place number) of a concert.';
+
+/* Keep user data in pg_dump: extension tables are otherwise left out. */
+SELECT pg_catalog.pg_extension_config_dump('ticket.concert', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.concert_concert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.section', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.seat', '');
+
+/* Any change to a concert or section, by the functions or by hand, reaches the holds' caches. */
+CREATE TRIGGER concert_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ticket.concert
+	FOR EACH STATEMENT EXECUTE FUNCTION ticket._relation_changed();
+
+CREATE TRIGGER section_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ticket.section
+	FOR EACH STATEMENT EXECUTE FUNCTION ticket._relation_changed();
+
+/*
+ * They fire in every session_replication_role: a change made by pg_restore
+ * --disable-triggers, by logical replication's apply or by hand in replica
+ * mode reaches the caches too.
+ */
+ALTER TABLE ticket.concert ENABLE ALWAYS TRIGGER concert_changed;
+ALTER TABLE ticket.section ENABLE ALWAYS TRIGGER section_changed;
+
+CREATE FUNCTION ticket._check_concert(c ticket.concert)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM ticket._check_text('title', c.title, 200);
+	PERFORM ticket._check_text('venue', c.venue, 200, false);
+	IF c.starts_at IS NULL THEN
+		RAISE EXCEPTION 'starts_at must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	IF c.sale_opens_at IS NULL THEN
+		RAISE EXCEPTION 'sale_opens_at must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	IF c.starts_at = 'infinity' OR c.starts_at = '-infinity'
+	   OR c.sale_opens_at = 'infinity' OR c.sale_opens_at = '-infinity'
+	   OR c.sale_closes_at = 'infinity' OR c.sale_closes_at = '-infinity' THEN
+		RAISE EXCEPTION 'concert times must be finite' USING ERRCODE = '22023';
+	END IF;
+	IF c.sale_opens_at >= c.sale_closes_at THEN
+		RAISE EXCEPTION 'the sale must open before it closes'
+			USING ERRCODE = '22023',
+			DETAIL = format('sale_opens_at is %s and sale_closes_at is %s.', c.sale_opens_at, c.sale_closes_at);
+	END IF;
+	IF c.sale_closes_at > c.starts_at THEN
+		RAISE EXCEPTION 'the sale must close no later than the concert starts'
+			USING ERRCODE = '22023',
+			DETAIL = format('sale_closes_at is %s and starts_at is %s.', c.sale_closes_at, c.starts_at);
+	END IF;
+	PERFORM ticket._check_interval('hold_ttl', c.hold_ttl, '1 second', '1 day');
+	PERFORM ticket._check_range('per_user_limit', c.per_user_limit, 1, 100);
+	PERFORM ticket._check_range('admit_rate', c.admit_rate, 1, 100000);
+	PERFORM ticket._check_interval('admission_ttl', c.admission_ttl, '1 second', '1 day');
+	IF c.max_active IS NOT NULL THEN
+		PERFORM ticket._check_range('max_active', c.max_active, 1, 10000000);
+	END IF;
+	IF c.queue IS NULL THEN
+		RAISE EXCEPTION 'queue must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_range('pow_bits', c.pow_bits, 0, 32);
+	IF c.pow_bits > 0 AND NOT c.queue THEN
+		RAISE EXCEPTION 'pow_bits needs the queue'
+			USING ERRCODE = '22023', HINT = 'The proof of work is asked for when joining the queue: set queue => true.';
+	END IF;
+	PERFORM ticket._check_interval('payment_timeout', c.payment_timeout, '1 second', '1 day');
+	PERFORM ticket._check_range('payment_attempts', c.payment_attempts, 1, 20);
+	IF c.accept_late_payments IS NULL THEN
+		RAISE EXCEPTION 'accept_late_payments must not be NULL' USING ERRCODE = '22004';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ticket._check_concert(ticket.concert) IS
+	'Internal: raises 22004, 22023 or 22001 unless a concert row''s settings are valid.';
+
+CREATE FUNCTION ticket._lock_concert(concert_id bigint)
+RETURNS ticket.concert
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+BEGIN
+	IF concert_id IS NULL THEN
+		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	/* NO KEY UPDATE: readers, and buyers (who read the concert without a lock), never wait. */
+	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = concert_id FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'concert % does not exist', concert_id USING ERRCODE = 'P0002';
+	END IF;
+	RETURN c;
+END
+$$;
+COMMENT ON FUNCTION ticket._lock_concert(bigint) IS
+	'Internal: locks and returns a concert row, raising P0002 when there is none.';
+
+CREATE FUNCTION ticket.create_concert(
+	title text,
+	starts_at timestamptz,
+	sale_opens_at timestamptz,
+	venue text DEFAULT NULL,
+	sale_closes_at timestamptz DEFAULT NULL,
+	hold_ttl interval DEFAULT '10 minutes',
+	per_user_limit integer DEFAULT 4,
+	admit_rate integer DEFAULT 100,
+	admission_ttl interval DEFAULT '15 minutes',
+	max_active integer DEFAULT NULL,
+	queue boolean DEFAULT false,
+	pow_bits integer DEFAULT 0,
+	payment_timeout interval DEFAULT '10 minutes',
+	payment_attempts integer DEFAULT 5,
+	accept_late_payments boolean DEFAULT true)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+BEGIN
+	c.title := title;
+	c.venue := venue;
+	c.starts_at := starts_at;
+	c.sale_opens_at := sale_opens_at;
+	c.sale_closes_at := coalesce(sale_closes_at, starts_at);
+	c.hold_ttl := hold_ttl;
+	c.per_user_limit := per_user_limit;
+	c.admit_rate := admit_rate;
+	c.admission_ttl := admission_ttl;
+	c.max_active := max_active;
+	c.queue := queue;
+	c.pow_bits := pow_bits;
+	c.payment_timeout := payment_timeout;
+	c.payment_attempts := payment_attempts;
+	c.accept_late_payments := accept_late_payments;
+	IF starts_at <= now() THEN
+		RAISE EXCEPTION 'starts_at must be in the future'
+			USING ERRCODE = '22023', DETAIL = format('It was %s.', starts_at);
+	END IF;
+	PERFORM ticket._check_concert(c);
+
+	INSERT INTO ticket.concert AS k (title, venue, starts_at, sale_opens_at, sale_closes_at,
+		hold_ttl, per_user_limit, admit_rate, admission_ttl, max_active, queue, pow_bits,
+		payment_timeout, payment_attempts, accept_late_payments)
+	VALUES (c.title, c.venue, c.starts_at, c.sale_opens_at, c.sale_closes_at,
+		c.hold_ttl, c.per_user_limit, c.admit_rate, c.admission_ttl, c.max_active, c.queue, c.pow_bits,
+		c.payment_timeout, c.payment_attempts, c.accept_late_payments)
+	RETURNING k.concert_id INTO c.concert_id;
+	IF c.queue THEN
+		PERFORM ticket._create_queue(c.concert_id);
+	END IF;
+
+	PERFORM ticket._bump_counter('concerts_created', 1);
+	RETURN c.concert_id;
+END
+$$;
+COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean) IS
+	'Creates a draft concert with its sale settings and returns its concert_id.';
+
+CREATE FUNCTION ticket.update_concert(
+	concert_id bigint,
+	title text DEFAULT NULL,
+	venue text DEFAULT NULL,
+	starts_at timestamptz DEFAULT NULL,
+	sale_opens_at timestamptz DEFAULT NULL,
+	sale_closes_at timestamptz DEFAULT NULL,
+	hold_ttl interval DEFAULT NULL,
+	per_user_limit integer DEFAULT NULL,
+	admit_rate integer DEFAULT NULL,
+	admission_ttl interval DEFAULT NULL,
+	max_active integer DEFAULT NULL,
+	queue boolean DEFAULT NULL,
+	pow_bits integer DEFAULT NULL,
+	payment_timeout interval DEFAULT NULL,
+	payment_attempts integer DEFAULT NULL,
+	accept_late_payments boolean DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	old ticket.concert;
+	c ticket.concert;
+BEGIN
+	old := ticket._lock_concert(concert_id);
+	IF old.state = 'cancelled' THEN
+		RAISE EXCEPTION 'concert % is cancelled', concert_id
+			USING ERRCODE = '55000', HINT = 'A cancelled concert cannot be changed.';
+	END IF;
+
+	c := old;
+	c.title := coalesce(title, old.title);
+	c.venue := coalesce(venue, old.venue);
+	c.starts_at := coalesce(starts_at, old.starts_at);
+	c.sale_opens_at := coalesce(sale_opens_at, old.sale_opens_at);
+	c.sale_closes_at := coalesce(sale_closes_at, old.sale_closes_at);
+	c.hold_ttl := coalesce(hold_ttl, old.hold_ttl);
+	c.per_user_limit := coalesce(per_user_limit, old.per_user_limit);
+	c.admit_rate := coalesce(admit_rate, old.admit_rate);
+	c.admission_ttl := coalesce(admission_ttl, old.admission_ttl);
+	/* NULL keeps the cap; 0 removes it. */
+	c.max_active := CASE WHEN max_active = 0 THEN NULL ELSE coalesce(max_active, old.max_active) END;
+	c.queue := coalesce(queue, old.queue);
+	c.pow_bits := coalesce(pow_bits, old.pow_bits);
+	c.payment_timeout := coalesce(payment_timeout, old.payment_timeout);
+	c.payment_attempts := coalesce(payment_attempts, old.payment_attempts);
+	c.accept_late_payments := coalesce(accept_late_payments, old.accept_late_payments);
+	IF c.starts_at <> old.starts_at AND c.starts_at <= now() THEN
+		RAISE EXCEPTION 'starts_at must be in the future'
+			USING ERRCODE = '22023', DETAIL = format('It was %s.', c.starts_at);
+	END IF;
+	PERFORM ticket._check_concert(c);
+	IF old.state <> 'draft' THEN
+		IF c.sale_opens_at <> old.sale_opens_at THEN
+			RAISE EXCEPTION 'the sale of concert % has already opened', concert_id
+				USING ERRCODE = '55000', HINT = 'sale_opens_at can only be changed while the concert is a draft.';
+		END IF;
+		IF c.per_user_limit < old.per_user_limit THEN
+			RAISE EXCEPTION 'per_user_limit cannot be lowered once the sale has opened'
+				USING ERRCODE = '55000',
+				DETAIL = format('Buyers may already hold or own %s seats each.', old.per_user_limit);
+		END IF;
+		IF c.queue <> old.queue THEN
+			RAISE EXCEPTION 'the sale of concert % has already opened', concert_id
+				USING ERRCODE = '55000', HINT = 'queue can only be changed while the concert is a draft.';
+		END IF;
+	END IF;
+
+	UPDATE ticket.concert AS k
+	   SET title = c.title, venue = c.venue, starts_at = c.starts_at,
+		   sale_opens_at = c.sale_opens_at, sale_closes_at = c.sale_closes_at,
+		   hold_ttl = c.hold_ttl, per_user_limit = c.per_user_limit,
+		   admit_rate = c.admit_rate, admission_ttl = c.admission_ttl, max_active = c.max_active,
+		   queue = c.queue, pow_bits = c.pow_bits, payment_timeout = c.payment_timeout,
+		   payment_attempts = c.payment_attempts, accept_late_payments = c.accept_late_payments
+	 WHERE k.concert_id = concert_id;
+	IF c.queue AND NOT old.queue THEN
+		PERFORM ticket._create_queue(concert_id);
+	ELSIF old.queue AND NOT c.queue THEN
+		/* Still a draft: nobody has been admitted; the pre-queue goes. */
+		DELETE FROM ticket.queue_entry AS e WHERE e.concert_id = concert_id;
+		DELETE FROM ticket.queue AS q WHERE q.concert_id = concert_id;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean) IS
+	'Changes a concert''s settings; NULL keeps a setting, max_active => 0 removes the cap.';
+
+CREATE FUNCTION ticket.open_sale(concert_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+BEGIN
+	/* Buyers' calls need shared memory: refuse to open a sale they could not use. */
+	PERFORM ticket._require_preloaded('ticket.open_sale()');
+	c := ticket._lock_concert(concert_id);
+	IF c.state = 'on_sale' THEN
+		RAISE NOTICE 'concert % is already on sale', concert_id;
+		RETURN;
+	END IF;
+	IF c.state = 'cancelled' THEN
+		RAISE EXCEPTION 'concert % is cancelled', concert_id USING ERRCODE = '55000';
+	END IF;
+	IF c.seat_count = 0 THEN
+		RAISE EXCEPTION 'concert % has no seats', concert_id
+			USING ERRCODE = '55000', HINT = 'Add seats with ticket.add_section or ticket.add_standing first.';
+	END IF;
+	IF c.sale_closes_at <= now() THEN
+		RAISE EXCEPTION 'the sale window of concert % has ended', concert_id
+			USING ERRCODE = '55000',
+			DETAIL = format('sale_closes_at is %s.', c.sale_closes_at),
+			HINT = 'Move sale_closes_at with ticket.update_concert.';
+	END IF;
+
+	UPDATE ticket.concert AS k
+	   SET state = 'on_sale', opened_at = now(), closed_at = NULL
+	 WHERE k.concert_id = concert_id;
+	IF c.queue THEN
+		PERFORM ticket._draw(concert_id);
+	END IF;
+	PERFORM ticket._bump_counter('sales_opened', 1);
+END
+$$;
+COMMENT ON FUNCTION ticket.open_sale(bigint) IS
+	'Puts a draft or closed concert on sale now; needs the library preloaded.';
+
+CREATE FUNCTION ticket.close_sale(concert_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+BEGIN
+	c := ticket._lock_concert(concert_id);
+	IF c.state = 'closed' THEN
+		RAISE NOTICE 'the sale of concert % is already closed', concert_id;
+		RETURN;
+	END IF;
+	IF c.state <> 'on_sale' THEN
+		RAISE EXCEPTION 'concert % is not on sale', concert_id
+			USING ERRCODE = '55000', DETAIL = format('Its state is %s.', c.state);
+	END IF;
+	UPDATE ticket.concert AS k SET state = 'closed', closed_at = now() WHERE k.concert_id = concert_id;
+END
+$$;
+COMMENT ON FUNCTION ticket.close_sale(bigint) IS
+	'Ends the sale of a concert that is on sale; it can be reopened with ticket.open_sale.';
+
+CREATE FUNCTION ticket.cancel_concert(concert_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+BEGIN
+	c := ticket._lock_concert(concert_id);
+	IF c.state = 'cancelled' THEN
+		RAISE NOTICE 'concert % is already cancelled', concert_id;
+		RETURN;
+	END IF;
+	UPDATE ticket.concert AS k SET state = 'cancelled', cancelled_at = now() WHERE k.concert_id = concert_id;
+	/* Every order is undone and refunded by the worker (or ticket.compensate). */
+	PERFORM ticket._start_saga(o.order_id, 'concert cancelled', false)
+	   FROM ticket.orders AS o
+	  WHERE o.concert_id = concert_id AND o.state IN ('pending', 'paid');
+END
+$$;
+COMMENT ON FUNCTION ticket.cancel_concert(bigint) IS
+	'Cancels a concert for good: its sale stops, it can no longer be changed, and every pending or paid order is compensated (seats released, money refunded).';
+
+CREATE FUNCTION ticket._add_seats(
+	concert_id bigint, name text, grade text, price numeric,
+	seat_rows integer, seats_per_row integer, capacity integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+	seated boolean := seat_rows IS NOT NULL;
+	section_id integer;
+	per_row integer := coalesce(seats_per_row, capacity);
+BEGIN
+	c := ticket._lock_concert(concert_id);
+	IF c.state NOT IN ('draft', 'on_sale') THEN
+		RAISE EXCEPTION 'sections cannot be added to a concert that is %', c.state
+			USING ERRCODE = '55000';
+	END IF;
+	PERFORM ticket._check_text('name', name, 64);
+	PERFORM ticket._check_text('grade', grade, 32);
+	PERFORM ticket._check_range('price', price, 0.01, 1000000);
+	IF price <> round(price, 2) THEN
+		RAISE EXCEPTION 'price must not have more than two decimal places'
+			USING ERRCODE = '22023', DETAIL = format('It was %s.', price);
+	END IF;
+	IF c.seat_count::bigint + capacity > 2000000 THEN
+		RAISE EXCEPTION 'a concert may have at most 2000000 seats'
+			USING ERRCODE = '22023',
+			DETAIL = format('Concert %s has %s seats; this section would add %s.', concert_id, c.seat_count, capacity);
+	END IF;
+	IF EXISTS (SELECT FROM ticket.section AS s WHERE s.concert_id = concert_id AND s.name = name) THEN
+		RAISE EXCEPTION 'concert % already has a section named "%"', concert_id, name
+			USING ERRCODE = '23505';
+	END IF;
+
+	section_id := c.section_count + 1;
+	INSERT INTO ticket.section (concert_id, section_id, name, grade, price, seated,
+		seat_rows, seats_per_row, capacity, first_seat_id)
+	VALUES (concert_id, section_id, name, grade, price, seated,
+		seat_rows, seats_per_row, capacity, c.seat_count + 1);
+
+	/* One set-based statement: seat ids continue the concert's numbering. */
+	INSERT INTO ticket.seat (concert_id, seat_id, section_id, row_no, seat_no)
+	SELECT concert_id, c.seat_count + 1 + g, section_id,
+		   CASE WHEN seated THEN g / per_row + 1 END, g % per_row + 1
+	  FROM generate_series(0, capacity - 1) AS g;
+
+	UPDATE ticket.concert AS k
+	   SET section_count = section_id, seat_count = k.seat_count + capacity
+	 WHERE k.concert_id = concert_id;
+
+	PERFORM ticket._bump_counter('sections_added', 1);
+	PERFORM ticket._bump_counter('seats_generated', capacity);
+	RETURN section_id;
+END
+$$;
+COMMENT ON FUNCTION ticket._add_seats(bigint, text, text, numeric, integer, integer, integer) IS
+	'Internal: validates and creates a section and its seats; shared by add_section and add_standing.';
+
+CREATE FUNCTION ticket.add_section(
+	concert_id bigint, name text, grade text, price numeric,
+	seat_rows integer, seats_per_row integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	PERFORM ticket._check_range('seat_rows', seat_rows, 1, 10000);
+	PERFORM ticket._check_range('seats_per_row', seats_per_row, 1, 10000);
+	IF seat_rows::bigint * seats_per_row > 1000000 THEN
+		RAISE EXCEPTION 'a section may have at most 1000000 seats'
+			USING ERRCODE = '22023',
+			DETAIL = format('%s rows of %s seats is %s.', seat_rows, seats_per_row, seat_rows::bigint * seats_per_row);
+	END IF;
+	RETURN ticket._add_seats(concert_id, name, grade, price, seat_rows, seats_per_row, seat_rows * seats_per_row);
+END
+$$;
+COMMENT ON FUNCTION ticket.add_section(bigint, text, text, numeric, integer, integer) IS
+	'Adds a seated section of seat_rows x seats_per_row seats, generated in one statement; returns its section_id.';
+
+CREATE FUNCTION ticket.add_standing(
+	concert_id bigint, name text, grade text, price numeric, capacity integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	PERFORM ticket._check_range('capacity', capacity, 1, 1000000);
+	RETURN ticket._add_seats(concert_id, name, grade, price, NULL, NULL, capacity);
+END
+$$;
+COMMENT ON FUNCTION ticket.add_standing(bigint, text, text, numeric, integer) IS
+	'Adds a general-admission section of capacity standing places; returns its section_id.';
+
+CREATE VIEW ticket.sections AS
+SELECT s.concert_id, s.section_id, s.name, s.grade, s.price, s.seated,
+	   s.seat_rows, s.seats_per_row, s.capacity,
+	   n.available, n.held, n.sold
+  FROM ticket.section AS s
+ CROSS JOIN LATERAL (
+	SELECT count(*) FILTER (WHERE t.state = 'available'
+							   OR (t.state = 'held' AND t.held_until <= now())) AS available,
+		   count(*) FILTER (WHERE t.state = 'held' AND t.held_until > now()) AS held,
+		   count(*) FILTER (WHERE t.state = 'sold') AS sold
+	  FROM ticket.seat AS t
+	 WHERE t.concert_id = s.concert_id
+	   AND t.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1) AS n;
+COMMENT ON VIEW ticket.sections IS
+	'Each section with its price and how many of its seats are available, held and sold (expired holds count as available).';
+
+CREATE VIEW ticket.concerts AS
+SELECT c.concert_id, c.title, c.venue,
+	   CASE WHEN c.state = 'on_sale' AND c.sale_closes_at <= pg_catalog.now() THEN 'closed'::ticket.concert_state
+			ELSE c.state END AS state,
+	   c.starts_at, c.sale_opens_at, c.sale_closes_at,
+	   c.section_count AS sections, c.seat_count AS capacity,
+	   coalesce(sum(s.available), 0)::bigint AS available,
+	   coalesce(sum(s.held), 0)::bigint AS held,
+	   coalesce(sum(s.sold), 0)::bigint AS sold,
+	   coalesce(sum(s.sold * s.price), 0)::numeric(14,2) AS revenue
+  FROM ticket.concert AS c
+  LEFT JOIN ticket.sections AS s ON s.concert_id = c.concert_id
+ GROUP BY c.concert_id;
+COMMENT ON VIEW ticket.concerts IS
+	'Each concert with its state (closed once sale_closes_at has passed), sale window and capacity by seat state.';
+
+CREATE FUNCTION ticket.seat_map(concert_id bigint, section_id integer)
+RETURNS TABLE (row_label text, seats text, available integer, held integer, sold integer)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	s ticket.section;
+BEGIN
+	IF concert_id IS NULL OR section_id IS NULL THEN
+		RAISE EXCEPTION 'concert_id and section_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO s FROM ticket.section AS x WHERE x.concert_id = concert_id AND x.section_id = section_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'concert % has no section %', concert_id, section_id USING ERRCODE = 'P0002';
+	END IF;
+
+	/* One line per row; standing places in lines of 50. */
+	RETURN QUERY
+	SELECT CASE WHEN s.seated THEN 'row ' || m.line
+				ELSE format('places %s-%s', min(m.seat_no), max(m.seat_no)) END,
+		   string_agg(CASE m.st WHEN 'available' THEN '.' WHEN 'held' THEN 'h' ELSE 'x' END,
+					  '' ORDER BY m.seat_no),
+		   (count(*) FILTER (WHERE m.st = 'available'))::integer,
+		   (count(*) FILTER (WHERE m.st = 'held'))::integer,
+		   (count(*) FILTER (WHERE m.st = 'sold'))::integer
+	  FROM (SELECT CASE WHEN s.seated THEN t.row_no ELSE (t.seat_no - 1) / 50 + 1 END AS line,
+				   t.seat_no,
+				   CASE WHEN t.state = 'held' AND t.held_until <= now() THEN 'available'::ticket.seat_state
+						ELSE t.state END AS st
+			  FROM ticket.seat AS t
+			 WHERE t.concert_id = concert_id
+			   AND t.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1) AS m
+	 GROUP BY m.line
+	 ORDER BY m.line;
+END
+$$;
+COMMENT ON FUNCTION ticket.seat_map(bigint, integer) IS
+	'Draws a section in psql: one line per row (standing: per 50 places), . available, h held, x sold.';

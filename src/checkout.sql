@@ -1,0 +1,97 @@
+CREATE TYPE ticket.order_state AS ENUM ('pending', 'paid', 'cancelled', 'refunded');
+COMMENT ON TYPE ticket.order_state IS
+	'Life of an order: pending (payment in flight), then paid, or cancelled by compensation; a cancelled order whose captured money was given back is refunded.';
+
+CREATE TABLE ticket.orders (
+	order_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	concert_id bigint NOT NULL,
+	user_id text NOT NULL,
+	hold_id bigint NOT NULL UNIQUE,
+	seat_ids integer[] NOT NULL,
+	amount numeric(12,2) NOT NULL,
+	state ticket.order_state NOT NULL DEFAULT 'pending',
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	pay_by timestamptz NOT NULL,
+	paid_at timestamptz,
+	cancelled_at timestamptz,
+	refunded_at timestamptz,
+	cancel_reason text
+);
+
+CREATE INDEX orders_pending_idx ON ticket.orders (pay_by) WHERE state = 'pending';
+
+CREATE INDEX orders_buyer_idx ON ticket.orders (concert_id, user_id);
+COMMENT ON TABLE ticket.orders IS
+	'One order per checked-out hold: its seats, amount, and the deadline for its payment (pay_by).';
+
+CREATE TABLE ticket.idempotency (
+	user_id text NOT NULL,
+	idempotency_key text NOT NULL,
+	request text NOT NULL,
+	order_id bigint,
+	status text NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (user_id, idempotency_key)
+);
+
+CREATE INDEX idempotency_age_idx ON ticket.idempotency (created_at);
+COMMENT ON TABLE ticket.idempotency IS
+	'Checkout idempotency keys per user: what was asked (request) and what it gave. Kept ticket.idempotency_ttl (at least 24 hours), then purged by the worker.';
+SELECT pg_catalog.pg_extension_config_dump('ticket.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.idempotency', '');
+
+CREATE TYPE ticket.checkout_result AS (
+	order_id bigint,
+	payment_id bigint,
+	status text,
+	amount numeric(12,2),
+	pay_by timestamptz
+);
+COMMENT ON TYPE ticket.checkout_result IS
+	'Result of ticket.checkout: status pending (order and payment created; pay_by is the deadline), or, for a replayed key, the order''s state now (pending, paid, cancelled, refunded); expired, released or closed when the hold could not be checked out (the rest NULL).';
+
+CREATE FUNCTION ticket._order_result(order_id bigint)
+RETURNS ticket.checkout_result
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT o.order_id, p.payment_id, o.state::text, o.amount, o.pay_by
+	  FROM ticket.orders AS o
+	  LEFT JOIN ticket.payment AS p ON p.order_id = o.order_id AND p.kind = 'charge'
+	 WHERE o.order_id = $1;
+$$;
+COMMENT ON FUNCTION ticket._order_result(bigint) IS
+	'Internal: an order as ticket.checkout and ticket.order_status return it (its state now).';
+
+CREATE FUNCTION ticket.checkout(hold_id bigint, user_id text, idempotency_key text)
+RETURNS ticket.checkout_result
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'ticket_checkout';
+COMMENT ON FUNCTION ticket.checkout(bigint, text, text) IS
+	'Turns a live hold into an order and a payment job; the seats stay held until the payment succeeds, fails or times out (payment_timeout). Answers released, expired or closed (concert cancelled) without an order. The same idempotency key returns the same order; a different request with it is 22023.';
+
+CREATE FUNCTION ticket.order_status(order_id bigint, user_id text)
+RETURNS ticket.checkout_result
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	o ticket.orders;
+BEGIN
+	IF order_id IS NULL THEN
+		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_text('user_id', user_id, 128);
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = order_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', order_id USING ERRCODE = 'P0002';
+	END IF;
+	IF o.user_id <> user_id THEN
+		RAISE EXCEPTION 'order % belongs to another user', order_id USING ERRCODE = '42501';
+	END IF;
+	RETURN ticket._order_result(order_id);
+END
+$$;
+COMMENT ON FUNCTION ticket.order_status(bigint, text) IS
+	'A user''s order as ticket.checkout returns it, with its state now (pending, paid, cancelled, refunded).';

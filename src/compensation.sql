@@ -1,0 +1,215 @@
+CREATE FUNCTION ticket._call_off_charges(order_id bigint, why text)
+RETURNS integer
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	/* Dead-letters the order's charges still in flight, keeping the last error reported. */
+	WITH off AS (
+		UPDATE ticket.payment AS p
+		   SET state = 'failed', dead_at = now(), finished_at = now(), lease_owner = NULL, lease_until = NULL,
+			   last_error = coalesce(p.last_error || '; ', '') || $2
+		 WHERE p.order_id = $1 AND p.kind = 'charge' AND p.state = 'processing'
+		RETURNING 1
+	)
+	SELECT count(*)::integer FROM off;
+$$;
+COMMENT ON FUNCTION ticket._call_off_charges(bigint, text) IS
+	'Internal: dead-letters an order''s charges still in flight (timeout, compensation) and returns how many.';
+
+CREATE TABLE ticket.saga (
+	saga_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	order_id bigint NOT NULL REFERENCES ticket.orders,
+	reason text NOT NULL,
+	if_unpaid boolean NOT NULL,
+	state text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'done', 'skipped')),
+	started_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	finished_at timestamptz
+);
+
+/* One compensation of an order at a time. */
+CREATE UNIQUE INDEX saga_running_idx ON ticket.saga (order_id) WHERE state = 'running';
+COMMENT ON TABLE ticket.saga IS
+	'Compensations of orders: running until every step in ticket.saga_step is done. if_unpaid: started by a failed payment, so a success that wins the race skips it.';
+
+CREATE TABLE ticket.saga_step (
+	saga_id bigint NOT NULL REFERENCES ticket.saga,
+	step text NOT NULL,
+	done_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	detail text,
+	PRIMARY KEY (saga_id, step)
+);
+COMMENT ON TABLE ticket.saga_step IS
+	'The saga log: one row per compensation step done (cancel_order, release_seats, refund), written in the step''s own transaction.';
+SELECT pg_catalog.pg_extension_config_dump('ticket.saga', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.saga_saga_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.saga_step', '');
+
+CREATE FUNCTION ticket._start_saga(order_id bigint, reason text, if_unpaid boolean)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	o ticket.orders;
+	id bigint;
+BEGIN
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = order_id FOR UPDATE;
+	SELECT g.saga_id INTO id FROM ticket.saga AS g WHERE g.order_id = order_id AND g.state = 'running';
+	IF id IS NULL THEN
+		INSERT INTO ticket.saga AS g (order_id, reason, if_unpaid) VALUES (order_id, reason, if_unpaid)
+		RETURNING g.saga_id INTO id;
+		PERFORM ticket._event(o.concert_id, 'compensation_started', order_id, o.user_id,
+			jsonb_build_object('saga_id', id, 'reason', reason));
+	END IF;
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION ticket._start_saga(bigint, text, boolean) IS
+	'Internal: starts the compensation of an order (or returns the one running); the caller''s transaction commits it.';
+
+CREATE FUNCTION ticket.start_compensation(order_id bigint, reason text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	o ticket.orders;
+BEGIN
+	IF order_id IS NULL THEN
+		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_text('reason', reason, 1000);
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = order_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', order_id USING ERRCODE = 'P0002';
+	END IF;
+	IF o.state IN ('cancelled', 'refunded')
+	   AND NOT EXISTS (SELECT FROM ticket.saga AS g WHERE g.order_id = order_id AND g.state = 'running') THEN
+		RETURN NULL;	/* undone already */
+	END IF;
+	RETURN ticket._start_saga(order_id, reason, false);
+END
+$$;
+COMMENT ON FUNCTION ticket.start_compensation(bigint, text) IS
+	'Starts (or finds) the compensation of an order and returns its saga_id; NULL when the order is undone already. ticket.compensate runs it.';
+
+/*
+ * One step of a compensation, in the caller's transaction.  Each step is
+ * done at most once (its saga_step row is written with its effects), and
+ * each is harmless to repeat anyway.  Returns false when the saga is over.
+ */
+CREATE FUNCTION ticket.compensation_step(saga_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	g ticket.saga;
+	o ticket.orders;
+	p ticket.payment;
+	step text;
+	detail text;
+	n integer;
+BEGIN
+	IF saga_id IS NULL THEN
+		RAISE EXCEPTION 'saga_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO g FROM ticket.saga AS x WHERE x.saga_id = saga_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'compensation % does not exist', saga_id USING ERRCODE = 'P0002';
+	END IF;
+	IF g.state <> 'running' THEN
+		RETURN false;
+	END IF;
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = g.order_id FOR UPDATE;
+	SELECT s.name INTO step FROM unnest(ARRAY['cancel_order', 'release_seats', 'refund']) WITH ORDINALITY AS s(name, i)
+	 WHERE NOT EXISTS (SELECT FROM ticket.saga_step AS x WHERE x.saga_id = saga_id AND x.step = s.name)
+	 ORDER BY s.i LIMIT 1;
+
+	IF step IS NULL THEN
+		UPDATE ticket.saga AS x SET state = 'done', finished_at = now() WHERE x.saga_id = saga_id;
+		PERFORM ticket._event(o.concert_id, 'compensation_done', o.order_id, o.user_id,
+			jsonb_build_object('saga_id', saga_id, 'order_state', o.state));
+		PERFORM ticket._bump_counter('compensations_done', 1);
+		RETURN false;
+	END IF;
+
+	IF step = 'cancel_order' THEN
+		IF g.if_unpaid AND o.state = 'paid' THEN
+			/* The payment won the race: nothing to undo. */
+			UPDATE ticket.saga AS x SET state = 'skipped', finished_at = now() WHERE x.saga_id = saga_id;
+			RETURN false;
+		END IF;
+		IF o.state IN ('pending', 'paid') THEN
+			UPDATE ticket.orders AS x SET state = 'cancelled', cancelled_at = now(), cancel_reason = g.reason
+			 WHERE x.order_id = o.order_id;
+			PERFORM ticket._event(o.concert_id, 'order_cancelled', o.order_id, o.user_id,
+				jsonb_build_object('reason', g.reason, 'was', o.state));
+		END IF;
+		/* A charge still in flight is called off; if it succeeds anyway, it is refunded or re-sold. */
+		n := ticket._call_off_charges(o.order_id, 'cancelled: ' || g.reason);
+		detail := format('order was %s; %s charge(s) called off', o.state, n);
+	ELSIF step = 'release_seats' THEN
+		PERFORM ticket._lock_seats(o.concert_id, o.seat_ids);
+		n := ticket._free_seats(o.concert_id, o.seat_ids, o.hold_id);
+		UPDATE ticket.hold AS x SET state = 'released', ended_at = coalesce(x.ended_at, now())
+		 WHERE x.hold_id = o.hold_id AND x.state IN ('active', 'checking_out', 'confirmed');
+		detail := format('%s seat(s) released', n);
+	ELSE
+		n := 0;
+		FOR p IN SELECT * FROM ticket.payment AS x
+				  WHERE x.order_id = o.order_id AND x.kind = 'charge' AND x.state = 'succeeded' LOOP
+			IF ticket._request_refund(p, p.provider_ref, g.reason) IS NOT NULL THEN
+				n := n + 1;
+			END IF;
+		END LOOP;
+		detail := format('%s refund(s) requested', n);
+	END IF;
+	INSERT INTO ticket.saga_step AS x (saga_id, step, detail) VALUES (saga_id, step, detail);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION ticket.compensation_step(bigint) IS
+	'Runs the next step of a compensation (cancel_order, release_seats, refund) and logs it in ticket.saga_step; false when the saga is over.';
+
+/*
+ * COMMIT after each step: a crash leaves the saga log saying how far it got,
+ * and running it again (or the worker) carries on from there.  Like
+ * ticket.run_admission: SECURITY INVOKER without SET, every name qualified.
+ */
+CREATE PROCEDURE ticket.compensate(order_id bigint, reason text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	id bigint;
+BEGIN
+	IF ticket._in_transaction_block() THEN
+		RAISE EXCEPTION 'CALL ticket.compensate cannot run inside a transaction block'
+			USING ERRCODE = '2D000',
+			DETAIL = 'It commits after each step, so that a crash leaves the compensation where it stopped.',
+			HINT = 'Run it on its own (autocommit), or inside your transaction SELECT ticket.start_compensation(order_id, reason), then ticket.compensation_step(saga_id) until it returns false.';
+	END IF;
+	id := ticket.start_compensation(order_id, reason);
+	COMMIT;
+	WHILE id IS NOT NULL AND ticket.compensation_step(id) LOOP
+		COMMIT;
+	END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE ticket.compensate(bigint, text) IS
+	'Undoes an order: cancels it, releases its seats and requests refunds for anything captured, committing and logging each step; running it again, or after a crash, ends as running it once. Call it outside a transaction block (inside one it raises 2D000 with a hint).';
+
+/*
+ * CALL ticket.compensate inside BEGIN failed at its first COMMIT with a
+ * bare 2D000 "invalid transaction termination" (issue 15): it now says why
+ * and what to do instead, before it writes anything.
+ */
+CREATE FUNCTION ticket._in_transaction_block()
+RETURNS boolean
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'ticket_in_transaction_block';
+COMMENT ON FUNCTION ticket._in_transaction_block() IS
+	'Internal: true inside BEGIN ... COMMIT (or a multi-statement query), where a procedure cannot COMMIT.';
