@@ -1,3 +1,8 @@
+/*
+ * src/blocklist.sql: users who may not hold seats; blocking one also takes
+ * them out of every waiting room and releases their holds.
+ */
+
 CREATE TABLE ticket.blocked_user (
 	user_id text PRIMARY KEY,
 	reason text,

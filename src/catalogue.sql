@@ -1,3 +1,12 @@
+/*
+ * src/catalogue.sql: concerts, their sections and seats.  The concert's life
+ * (draft, on_sale, closed, cancelled) and its sale settings, seat generation
+ * (add_section, add_standing), and what the box office reads back (the
+ * concerts and sections views, seat_map).  The C side keeps a per-backend
+ * cache of the settings (src/hold.c, declared in src/sale.h), dropped by the
+ * triggers below when a concert or section changes.
+ */
+
 CREATE TYPE ticket.concert_state AS ENUM ('draft', 'on_sale', 'closed', 'cancelled');
 COMMENT ON TYPE ticket.concert_state IS
 	'Life of a concert: draft (being set up), on_sale, closed (sale over), cancelled.';

@@ -1,3 +1,9 @@
+/*
+ * src/checkout.sql: orders and idempotency keys; checkout (src/checkout.c)
+ * turns a live hold into a pending order with its charge job, and
+ * order_status reads one back.
+ */
+
 CREATE TYPE ticket.order_state AS ENUM ('pending', 'paid', 'cancelled', 'refunded');
 COMMENT ON TYPE ticket.order_state IS
 	'Life of an order: pending (payment in flight), then paid, or cancelled by compensation; a cancelled order whose captured money was given back is refunded.';

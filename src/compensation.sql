@@ -1,3 +1,9 @@
+/*
+ * src/compensation.sql: SAGA compensation of an order whose payment failed,
+ * timed out or was undone: release the seats, call off or refund the money,
+ * one recorded step at a time, resumable after a crash.
+ */
+
 CREATE FUNCTION ticket._call_off_charges(order_id bigint, why text)
 RETURNS integer
 LANGUAGE sql VOLATILE
@@ -203,9 +209,8 @@ COMMENT ON PROCEDURE ticket.compensate(bigint, text) IS
 	'Undoes an order: cancels it, releases its seats and requests refunds for anything captured, committing and logging each step; running it again, or after a crash, ends as running it once. Call it outside a transaction block (inside one it raises 2D000 with a hint).';
 
 /*
- * CALL ticket.compensate inside BEGIN failed at its first COMMIT with a
- * bare 2D000 "invalid transaction termination" (issue 15): it now says why
- * and what to do instead, before it writes anything.
+ * CALL ticket.compensate commits between its steps, which it cannot do
+ * inside BEGIN: it says so with 2D000 and a hint before it writes anything.
  */
 CREATE FUNCTION ticket._in_transaction_block()
 RETURNS boolean

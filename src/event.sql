@@ -1,4 +1,10 @@
 /*
+ * src/event.sql: the event outbox.  Every change a consumer may want (holds,
+ * orders, payments, compensations) is a row written in the same transaction;
+ * publish_events numbers them after commit and events_since reads them.
+ */
+
+/*
  * The outbox.  Writers insert a row with event_id NULL in their own
  * transaction (cheap: a buyer's hold adds one row and one index entry);
  * ticket.publish_events, run by the worker every interval, numbers the

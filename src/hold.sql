@@ -1,3 +1,10 @@
+/*
+ * src/hold.sql: seat holds (src/hold.c).  A hold keeps seats for one buyer
+ * until expires_at; hold and hold_best take them, release gives them back,
+ * the worker expires the rest (src/worker.sql).  The hold row, the seat rows
+ * and the locks of src/lock.c are what make a seat impossible to sell twice.
+ */
+
 CREATE TYPE ticket.hold_state AS ENUM ('active', 'checking_out', 'confirmed', 'expired', 'released');
 COMMENT ON TYPE ticket.hold_state IS
 	'Life of a hold: active until expires_at (an active hold past it is expired, whether or not a cleaner has said so), then released, expired, or through checkout to confirmed.';
@@ -146,7 +153,6 @@ $$;
 COMMENT ON FUNCTION ticket.release(bigint, text) IS
 	'Gives a hold''s seats back at once (only its user may); returns released, or expired / the state it had already ended in.';
 
-/* ------------------------------------------------------ slots that end */
 CREATE FUNCTION ticket._buyer_seats(concert_id bigint, user_id text, except_hold bigint DEFAULT NULL)
 RETURNS bigint
 LANGUAGE sql STABLE

@@ -1,3 +1,12 @@
+/*
+ * src/monitoring.sql: what operators and Prometheus read: metrics() (the
+ * prometheus-postgres-exporter queries are in monitoring/), the dashboard
+ * view for psql's \watch, and health().  These paths run with jit = off: their
+ * plans cost past jit_above_cost but read a few index ranges, and compiling
+ * them cost more than it saved (the dashboard over 5 concerts: 0.66-1.04 s
+ * with JIT, 65 ms without).
+ */
+
 CREATE FUNCTION ticket.metrics()
 RETURNS TABLE (name text, kind text, labels jsonb, value double precision)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -62,17 +71,11 @@ COMMENT ON FUNCTION ticket.metrics() IS
 	'Every counter (ticket_<counter>_total, since server start) and gauge (per concert on sale: ticket_concert_*, labelled concert_id, among them admit_rate, admission_rate (effective), admission_paused / admission_throttled / admission_slots_full (why it is lower), payments_due and payment_backlog_seconds; payments due, unpublished events, the ticket workers serving this database, preloaded; planned with jit = off) as name, kind, labels, value: what monitoring/postgres_exporter.yml turns into Prometheus metrics.';
 
 /*
- * JIT out of the monitoring paths (issue 15): over 5 concerts the dashboard
- * took 0.66-1.04 s with JIT on and 65 ms with jit = off; metrics() 117 ms
- * against 32 ms.  The plans cost past jit_above_cost, but they read a few
- * index ranges: compiling them costs more than it saves.  A view cannot
- * carry a setting, so the dashboard's query moves to ticket._dashboard_rows,
- * read by ticket._dashboard() with jit = off, and ticket.dashboard (same
- * columns, same grants) reads the function.  Its state column is the one
- * of ticket.concerts (closed past sale_closes_at), and while a waiting room
- * is sold out (queue.sold_out_at: no seat free and none held, every waiting
- * user is told sold_out) nobody is counted as waiting (a sold-out concert
- * showed "waiting 2").
+ * The dashboard's query.  A view cannot carry a setting, so ticket.dashboard
+ * reads it through ticket._dashboard(), which runs with jit = off.  Its state
+ * column is the one of ticket.concerts (closed past sale_closes_at), and
+ * while a waiting room is sold out (queue.sold_out_at: no seat free and none
+ * held, every waiting user is told sold_out) nobody is counted as waiting.
  */
 CREATE VIEW ticket._dashboard_rows AS
 SELECT c.concert_id, c.title, s.state,
@@ -144,11 +147,9 @@ COMMENT ON VIEW ticket.dashboard IS
 	'One row per concert for an operator''s \watch 1: waiting and admitted (waiting rooms), active holds, seats available/held/sold of capacity, orders pending and paid, revenue (paid orders), sales_per_minute (seats paid in the last minute), compensations done and running, refunds paid back, dead-lettered payment jobs, sell_out_eta at the last minute''s pace; admit_rate (the ceiling), effective_rate and rate_reason (back-pressure, pause, cap), payments_due and payment_backlog_seconds (charges waiting for an adapter, and how long the oldest has waited); all read from one snapshot taken at as_of. Planned without JIT.';
 
 /*
- * What an operator needs to know is running (issue 15): the README's checks
- * read pg_stat_activity and cron.job_run_details, which a ticket_admin sees
- * as <insufficient privilege> or may not read, and ticket_worker_running
- * counted a worker serving any database.  ticket.health() answers as the
- * owner, for this database; metrics() counts only this database's worker.
+ * What an operator needs to know is running, answered as the owner, for this
+ * database: a ticket_admin cannot read other sessions in pg_stat_activity nor
+ * pg_cron's tables.
  */
 CREATE FUNCTION ticket.health()
 RETURNS TABLE (check_name text, ok boolean, detail text)

@@ -1,3 +1,9 @@
+/*
+ * src/parse.sql: the argument rules of the SQL functions (the C functions
+ * check theirs in src/parse.c): present, not blank, short enough, no control
+ * characters; numbers and intervals within a range.
+ */
+
 CREATE FUNCTION ticket._check_text(what text, value text, max_chars integer, required boolean DEFAULT true)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE

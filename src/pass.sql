@@ -1,4 +1,10 @@
 /*
+ * src/pass.sql: signed passes and proof-of-work challenges (src/pass.c).  An
+ * admitted buyer's pass is an HMAC over (concert, user, admission) that hold
+ * checks without a table read; keys rotate.
+ */
+
+/*
  * Keys that sign passes (src/pass.c).  Nobody but the owner, a superuser,
  * can read this table; the C functions below read it directly.
  */

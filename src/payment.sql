@@ -1,3 +1,11 @@
+/*
+ * src/payment.sql: payment jobs for an external adapter (ticket-adapter,
+ * docs/adapter.md).  Claims with leases that never hand out a charge that
+ * cannot finish before its order's pay_by (freshest first when the backlog
+ * is old), reports one by one or in batches, retries with backoff, refunds,
+ * and selling a paid order's seats (_sell, src/checkout.c).
+ */
+
 CREATE TYPE ticket.payment_kind AS ENUM ('charge', 'refund');
 COMMENT ON TYPE ticket.payment_kind IS 'What a payment job asks of the provider: take the money, or give it back.';
 
@@ -411,7 +419,6 @@ $$;
 COMMENT ON FUNCTION ticket._try_lock_payments(bigint) IS
 	'Internal: locks every payment job of an order without waiting; false when another transaction holds one (the worker then skips the order).';
 
-/* ------------------------------------------------ deadline-aware payments */
 CREATE FUNCTION ticket._setting_share(name text, fallback double precision)
 RETURNS double precision
 LANGUAGE sql STABLE

@@ -1,3 +1,11 @@
+/*
+ * src/privileges.sql: every grant, last, so that it covers every object.
+ * Nothing is granted to PUBLIC; each role gets EXECUTE on what it calls and
+ * SELECT on what it reads: ticket_admin (the box office), ticket_customer
+ * (buyers, through the application), ticket_adapter (the payment adapter),
+ * ticket_monitor (dashboards and Prometheus).
+ */
+
 REVOKE ALL ON ALL TABLES IN SCHEMA ticket FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA ticket FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ticket FROM PUBLIC;
@@ -62,7 +70,6 @@ GRANT EXECUTE ON FUNCTION ticket.preloaded() TO ticket_admin, ticket_customer, t
 REVOKE ALL ON FUNCTION ticket._try_lock_payments(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ticket._setting_share(text, double precision) FROM PUBLIC;
 
-/* ------------------------------------------------------------ privileges */
 REVOKE ALL ON FUNCTION ticket._payment_backlog(bigint), ticket._pressure_target(interval), ticket._lock_queue(bigint),
 	ticket.pause_admission(bigint), ticket.resume_admission(bigint),
 	ticket._buyer_seats(bigint, text, bigint), ticket._end_admission(bigint, text),

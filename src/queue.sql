@@ -1,4 +1,13 @@
 /*
+ * src/queue.sql: the waiting room (src/queue.c) and its flow control.
+ * Joining, the pre-queue draw, positions and ETAs, admission at
+ * min(admit_rate, what the sale absorbs now) with back-pressure from the
+ * payment backlog (cut by half, grown back by 2 % of admit_rate a second),
+ * pause and resume, at most 1.25 seconds' worth per step whatever the gap,
+ * and admissions that end when the buyer is done.
+ */
+
+/*
  * The waiting room of a concert with queue => true (README, "Waiting
  * room").  Every user has one entry per concert.  Before the sale opens an
  * entry is in the pre-queue without a place; at opening, ticket._draw gives
@@ -751,7 +760,6 @@ SELECT q.concert_id, k.title, k.state AS concert_state, q.scheduled,
 COMMENT ON VIEW ticket.queues IS
 	'One row per waiting room: entries, how many wait (unplaced: joined since the last admission step), were admitted; the draw''s seed hash (published before opening) and, once drawn, its seed; effective_rate (admissions/s the last step used: admit_rate, or less), rate_reason (why it is lower), admission_paused_at (pause_admission), pace (admitted/s actually, smoothed). Counts rows: an admin''s view.';
 
-/* ---------------------------------------------------------- back-pressure */
 CREATE FUNCTION ticket._payment_backlog(concert_id bigint, OUT due bigint, OUT oldest_due_age double precision)
 RETURNS record
 LANGUAGE sql STABLE SECURITY DEFINER

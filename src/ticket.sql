@@ -1,5 +1,13 @@
-/* ticket--0.1.sql: the concert catalogue, roles and the preload guard */
 \echo Use "CREATE EXTENSION ticket" to load this file. \quit
+
+/*
+ * src/ticket.sql: the head of the install script.  make builds
+ * ticket--<default_version>.sql from the files named in the Makefile's
+ * SQL_SOURCES, in that order, each beside the C of its capability: this one
+ * is the schema guard, the roles, and the entry points of src/ticket.c (the
+ * preload guard, the shared-memory counters, the trigger that drops every
+ * backend's caches when a table they cache changes).
+ */
 
 /*
  * Conventions of this script

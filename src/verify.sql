@@ -1,3 +1,11 @@
+/*
+ * src/verify.sql: the invariants of a sale, checked from the tables: seats
+ * agree with their holds and no seat is in two live holds, sections within
+ * capacity, buyers within their limit, the waiting room's draw and order,
+ * paid orders with their seats and a captured payment, captured money kept
+ * or refunded.  An empty result is what the tests and the demo end with.
+ */
+
 CREATE FUNCTION ticket.verify(concert_id bigint DEFAULT NULL)
 RETURNS TABLE (concert_id bigint, violation text, detail text)
 LANGUAGE sql STABLE SECURITY DEFINER

@@ -1,3 +1,8 @@
+/*
+ * src/worker.sql: the maintenance tasks that the background worker
+ * (src/worker.c) runs every ticket.worker_interval, each callable by hand.
+ */
+
 CREATE FUNCTION ticket.maintenance(task text, batch_size integer DEFAULT 1000)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
