@@ -34,8 +34,8 @@ DATA = $(filter-out $(DATA_built),$(sort $(wildcard ticket--*.sql)))
 # Tests are picked up by wildcard: adding a file registers it.
 REGRESS ?= $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=test/ticket.conf
-ISOLATION ?= $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
-ISOLATION_OPTS = --inputdir=test --temp-instance=./tmp_isolation \
+ISOLATION ?= $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation --temp-instance=./tmp_isolation \
 	--temp-config=test/ticket.conf --temp-config=test/isolation.conf
 TAP_TESTS = 1
 PROVE_TESTS ?= $(sort $(wildcard test/t/*.pl))

@@ -1,7 +1,9 @@
 \set ECHO none
--- Included by every sql/bad_*.sql (\i test/bad_setup.sql): the bad-input
--- table, one file per public function.  A fresh extension (regress_setup),
--- then the tools and the fixture every file shares:
+-- Included once by every sql/*_bad.sql (\i test/bad_setup.sql): the
+-- bad-input table, one file per capability (sql/hold_bad.sql for the
+-- functions of src/hold.sql), one part per public function.  A fresh
+-- extension (regress_setup), then the tools and the fixture every file
+-- shares:
 --
 --   pg_temp.fp()             a fingerprint of everything the extension keeps
 --                            in tables: per table of schema ticket its row

@@ -1,4 +1,0 @@
--- ticket.counters() takes no argument: only roles without the grant.
-\i test/bad_setup.sql
-SELECT * FROM pg_temp.no_grant('ticket.counters()', $$SELECT count(*) FROM ticket.counters()$$);
-SELECT pg_temp.fp() = :'fp0' AS nothing_written;
