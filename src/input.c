@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -13,10 +14,11 @@
 #include "parse.h"
 
 /*
- * Check a text input as the SQL functions do (ticket._check_text): 22023
- * when it is blank (nothing but whitespace), 22001 when it has more than max
- * characters, 22023 when it holds a control character.  The rules are
- * ticket_check_text's (src/parse.c); the characters are counted here, in the
+ * Check a text input, for the C functions and for the SQL ones (through
+ * ticket._check_text below): 22023 when it is blank (nothing but
+ * whitespace), 22001 when it has more than max characters, 22023 when it
+ * holds a control character.  The rules are ticket_check_text's and
+ * ticket_text_rule's (src/parse.c); the characters are counted here, in the
  * database's encoding, and classified when that is UTF-8.
  */
 static void
@@ -26,8 +28,10 @@ check_text(text *t, const char *name, int max, const char *blank_hint)
 	int			len = VARSIZE_ANY_EXHDR(t);
 	/* no more bytes than the limit means no more characters: count only past it */
 	int			nchars = len <= max ? len : pg_mbstrlen_with_len(p, len);
+	const TicketTextRule *rule = ticket_text_rule(name);
+	bool		layout = rule != NULL && rule->layout;
 
-	switch (ticket_check_text(p, len, nchars, max, GetDatabaseEncoding() == PG_UTF8))
+	switch (ticket_check_text(p, len, nchars, max, GetDatabaseEncoding() == PG_UTF8, layout))
 	{
 		case TICKET_PARSE_OK:
 			break;
@@ -40,7 +44,8 @@ check_text(text *t, const char *name, int max, const char *blank_hint)
 		case TICKET_PARSE_CONTROL:
 			ereport(ERROR,
 					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("%s must not contain control characters", name));
+					errmsg("%s must not contain control characters", name),
+					layout ? errhint("Tab, newline and carriage return are the only ones a %s may hold.", name) : 0);
 			break;
 		default:
 			ereport(ERROR,
@@ -55,6 +60,50 @@ void
 ticket_check_arg(text *t, const char *name, int max, const char *blank_hint)
 {
 	check_text(t, name, max, blank_hint);
+}
+
+PG_FUNCTION_INFO_V1(ticket_check_text_sql);
+
+/*
+ * ticket._check_text(what, value, max_chars, required): the same rules for
+ * the SQL functions.  max_chars NULL takes the limit of what from
+ * src/parse.c (user_id, idempotency_key, client_key, provider_ref,
+ * solution); 22004 for a NULL value that is required.
+ */
+Datum
+ticket_check_text_sql(PG_FUNCTION_ARGS)
+{
+	char	   *what;
+	const TicketTextRule *rule;
+	int			max;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("what must not be NULL"),
+				errhint("Name the argument that is checked."));
+	what = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	rule = ticket_text_rule(what);
+	if (!PG_ARGISNULL(2))
+		max = PG_GETARG_INT32(2);
+	else if (rule != NULL && rule->max_chars > 0)
+		max = rule->max_chars;
+	else
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("%s has no length limit of its own", what),
+				errhint("Pass max_chars."));
+	if (PG_ARGISNULL(1))
+	{
+		/* NULL for required counts as not required, as an IF in PL/pgSQL does */
+		if (!PG_ARGISNULL(3) && PG_GETARG_BOOL(3))
+			ereport(ERROR,
+					errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					errmsg("%s must not be NULL", what));
+		PG_RETURN_VOID();
+	}
+	check_text(PG_GETARG_TEXT_PP(1), what, max, NULL);
+	PG_RETURN_VOID();
 }
 
 /*
