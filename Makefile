@@ -56,7 +56,7 @@ $(DATA_built): $(SQL_SOURCES) ticket.control
 	  for f in $(SQL_SOURCES); do printf '\n/* ================================ %s */\n\n' $$f; cat $$f; done; } >$@
 
 # Every C file includes the shared header; PGXS does not track headers.
-$(OBJS): src/ticket.h src/parse.h src/sale.h
+$(OBJS): src/ticket.h src/parse.h src/sale.h src/catalog.h src/input.h
 
 # Two programs outside the module (docs/adapter.md): the payment adapter,
 # src/adapter/ticket-adapter (libpq, libcurl; installed into pg_config

@@ -32,7 +32,7 @@ DECLARE
 	h bigint;
 	released integer := 0;
 BEGIN
-	PERFORM ticket._check_text('user_id', user_id, 128);
+	PERFORM ticket._check_text('user_id', user_id);
 	PERFORM ticket._check_text('reason', reason, 200, false);
 	INSERT INTO ticket.blocked_user AS b (user_id, reason) VALUES (user_id, reason)
 	ON CONFLICT ON CONSTRAINT blocked_user_pkey DO NOTHING;
@@ -69,7 +69,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
-	PERFORM ticket._check_text('user_id', user_id, 128);
+	PERFORM ticket._check_text('user_id', user_id);
 	DELETE FROM ticket.blocked_user AS b WHERE b.user_id = user_id;
 	RETURN FOUND;
 END

@@ -537,15 +537,25 @@ $$;
 COMMENT ON FUNCTION ticket.add_standing(bigint, text, text, numeric, integer) IS
 	'Adds a general-admission section of capacity standing places; returns its section_id.';
 
+/*
+ * When a seat is free, for SQL: the C paths' rule itself (src/sale.c), so a
+ * seat is free in the views exactly when hold would take it.
+ */
+CREATE FUNCTION ticket._seat_is_free(state ticket.seat_state, held_until timestamptz, at timestamptz)
+RETURNS boolean
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ticket_seat_is_free_sql';
+COMMENT ON FUNCTION ticket._seat_is_free(ticket.seat_state, timestamptz, timestamptz) IS
+	'Internal: whether a seat in this state and held_until is free at the given time: available, or held past held_until. The rule the C hold paths use.';
+
 CREATE VIEW ticket.sections AS
 SELECT s.concert_id, s.section_id, s.name, s.grade, s.price, s.seated,
 	   s.seat_rows, s.seats_per_row, s.capacity,
 	   n.available, n.held, n.sold
   FROM ticket.section AS s
  CROSS JOIN LATERAL (
-	SELECT count(*) FILTER (WHERE t.state = 'available'
-							   OR (t.state = 'held' AND t.held_until <= now())) AS available,
-		   count(*) FILTER (WHERE t.state = 'held' AND t.held_until > now()) AS held,
+	SELECT count(*) FILTER (WHERE ticket._seat_is_free(t.state, t.held_until, now())) AS available,
+		   count(*) FILTER (WHERE t.state = 'held' AND NOT ticket._seat_is_free(t.state, t.held_until, now())) AS held,
 		   count(*) FILTER (WHERE t.state = 'sold') AS sold
 	  FROM ticket.seat AS t
 	 WHERE t.concert_id = s.concert_id
@@ -597,7 +607,7 @@ BEGIN
 		   (count(*) FILTER (WHERE m.st = 'sold'))::integer
 	  FROM (SELECT CASE WHEN s.seated THEN t.row_no ELSE (t.seat_no - 1) / 50 + 1 END AS line,
 				   t.seat_no,
-				   CASE WHEN t.state = 'held' AND t.held_until <= now() THEN 'available'::ticket.seat_state
+				   CASE WHEN ticket._seat_is_free(t.state, t.held_until, now()) THEN 'available'::ticket.seat_state
 						ELSE t.state END AS st
 			  FROM ticket.seat AS t
 			 WHERE t.concert_id = concert_id

@@ -51,6 +51,8 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "catalog.h"
+#include "input.h"
 #include "parse.h"
 #include "sale.h"
 #include "ticket.h"

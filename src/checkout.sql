@@ -88,7 +88,7 @@ BEGIN
 	IF order_id IS NULL THEN
 		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = '22004';
 	END IF;
-	PERFORM ticket._check_text('user_id', user_id, 128);
+	PERFORM ticket._check_text('user_id', user_id);
 	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = order_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'order % does not exist', order_id USING ERRCODE = 'P0002';

@@ -47,15 +47,10 @@ SELECT pg_catalog.pg_extension_config_dump('ticket.event_head', '');
 
 CREATE FUNCTION ticket._event(concert_id bigint, kind text, subject_id bigint, user_id text, detail jsonb DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	INSERT INTO ticket.event (concert_id, kind, subject_id, user_id, detail) VALUES ($1, $2, $3, $4, $5);
-END
-$$;
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'ticket_event_sql';
 COMMENT ON FUNCTION ticket._event(bigint, text, bigint, text, jsonb) IS
-	'Internal: appends an event to the outbox in the caller''s transaction.';
+	'Internal: appends an event to the outbox in the caller''s transaction, through the C function every event of the extension goes through (src/sale.c).';
 
 CREATE FUNCTION ticket.publish_events(max_events integer DEFAULT 10000)
 RETURNS integer

@@ -125,7 +125,7 @@ BEGIN
 	IF hold_id IS NULL OR user_id IS NULL THEN
 		RAISE EXCEPTION 'hold_id and user_id must not be NULL' USING ERRCODE = '22004';
 	END IF;
-	PERFORM ticket._check_text('user_id', user_id, 128);
+	PERFORM ticket._check_text('user_id', user_id);
 	SELECT * INTO h FROM ticket.hold AS x WHERE x.hold_id = hold_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'hold % does not exist', hold_id USING ERRCODE = 'P0002';
@@ -153,6 +153,16 @@ $$;
 COMMENT ON FUNCTION ticket.release(bigint, text) IS
 	'Gives a hold''s seats back at once (only its user may); returns released, or expired / the state it had already ended in.';
 
+/*
+ * When a hold is live, for SQL: the C paths' rule itself (src/sale.c).
+ */
+CREATE FUNCTION ticket._hold_is_live(state ticket.hold_state, expires_at timestamptz, at timestamptz)
+RETURNS boolean
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ticket_hold_is_live_sql';
+COMMENT ON FUNCTION ticket._hold_is_live(ticket.hold_state, timestamptz, timestamptz) IS
+	'Internal: whether a hold in this state and expires_at is live at the given time (paid, or active or in checkout until expires_at): it owns its seats and counts toward the per-user limit. The rule the C paths use.';
+
 CREATE FUNCTION ticket._buyer_seats(concert_id bigint, user_id text, except_hold bigint DEFAULT NULL)
 RETURNS bigint
 LANGUAGE sql STABLE
@@ -161,7 +171,7 @@ AS $$
 	/* Seats a buyer holds or owns: paid holds, and live holds (active or in checkout, not past expires_at). */
 	SELECT coalesce(sum(pg_catalog.cardinality(x.seat_ids)), 0)::bigint FROM ticket.hold AS x
 	 WHERE x.concert_id = $1 AND x.user_id = $2 AND x.hold_id IS DISTINCT FROM $3
-	   AND (x.state = 'confirmed' OR (x.state IN ('active', 'checking_out') AND x.expires_at > pg_catalog.now()));
+	   AND ticket._hold_is_live(x.state, x.expires_at, pg_catalog.now());
 $$;
 COMMENT ON FUNCTION ticket._buyer_seats(bigint, text, bigint) IS
 	'Internal: how many seats of a concert a user holds or owns (what the per-user limit counts), leaving out one hold.';

@@ -33,6 +33,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+#include "input.h"
 #include "ticket.h"
 
 #define TICKET_LOCKCLASS_SEAT	11

@@ -335,15 +335,36 @@ utf8_char(const unsigned char *s, size_t n, uint32_t *c)
 	return l;
 }
 
+/* The text arguments with rules of their own, for the C and the SQL functions alike. */
+static const TicketTextRule text_rules[] = {
+	{"user_id", TICKET_MAX_USER_ID, false},
+	{"idempotency_key", TICKET_MAX_KEY, false},
+	{"client_key", TICKET_MAX_KEY, false},
+	{"provider_ref", TICKET_MAX_KEY, false},
+	{"solution", TICKET_MAX_SOLUTION, false},
+	/* free text for people (block_user keeps a block's reason to 200) */
+	{"reason", 1000, true},
+};
+
+const TicketTextRule *
+ticket_text_rule(const char *name)
+{
+	for (size_t i = 0; i < sizeof(text_rules) / sizeof(text_rules[0]); i++)
+		if (strcmp(text_rules[i].name, name) == 0)
+			return &text_rules[i];
+	return NULL;
+}
+
 /*
  * Check a text input of len bytes and nchars characters (the caller counts
- * them in its encoding), as ticket._check_text does in the SQL functions:
- * blank (nothing but whitespace) first, then longer than max_chars, then a
- * control character.  With utf8 false (another database encoding) only
- * ASCII bytes are classified; any other byte counts as visible.
+ * them in its encoding), for the C functions and for ticket._check_text in
+ * the SQL ones: blank (nothing but whitespace) first, then longer than
+ * max_chars, then a control character (with layout, tab, newline and
+ * carriage return are not).  With utf8 false (another database encoding)
+ * only ASCII bytes are classified; any other byte counts as visible.
  */
 TicketParseResult
-ticket_check_text(const char *s, size_t len, int nchars, int max_chars, bool utf8)
+ticket_check_text(const char *s, size_t len, int nchars, int max_chars, bool utf8, bool layout)
 {
 	const unsigned char *p = (const unsigned char *) s;
 	bool		blank = true;
@@ -363,7 +384,7 @@ ticket_check_text(const char *s, size_t len, int nchars, int max_chars, bool utf
 		}
 		if (!is_space_char(c))
 			blank = false;
-		if (is_control_char(c))
+		if (is_control_char(c) && !(layout && (c == '\t' || c == '\n' || c == '\r')))
 			control = true;
 	}
 	if (blank)

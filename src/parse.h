@@ -99,7 +99,22 @@ extern int	ticket_is_base64url_sig(const char *s, size_t len);
 extern void ticket_hex(const uint8_t *in, size_t len, char *out);
 extern int	ticket_leading_zero_bits(const uint8_t *d, size_t len);
 
-extern TicketParseResult ticket_check_text(const char *s, size_t len, int nchars, int max_chars, bool utf8);
+/*
+ * The rules of a text argument that the SQL functions share with the C ones
+ * (ticket._check_text): its length limit when it has one of its own (0: the
+ * caller gives it), and whether tab, newline and carriage return may appear
+ * in it.  NULL for a name without shared rules.
+ */
+typedef struct TicketTextRule
+{
+	const char *name;
+	int			max_chars;
+	bool		layout;
+} TicketTextRule;
+
+extern const TicketTextRule *ticket_text_rule(const char *name);
+extern TicketParseResult ticket_check_text(const char *s, size_t len, int nchars, int max_chars, bool utf8,
+										   bool layout);
 extern TicketParseResult ticket_normalise_seat_ids(int32_t *seats, int n, int ndim, int has_nulls,
 												   int32_t *bad);
 

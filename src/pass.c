@@ -45,6 +45,8 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
+#include "input.h"
 #include "parse.h"
 #include "ticket.h"
 
@@ -68,16 +70,7 @@ static PassKey *keys = NULL;
 static int	nkeys = 0;
 static int	keys_size = 0;
 static bool keys_valid = false;
-static Oid	pass_key_relid = InvalidOid;
-static AttrNumber att_key_id, att_secret, att_retired_at;
-static bool callback_registered = false;
-
-static void
-keys_invalidate(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == pass_key_relid)
-		keys_valid = false;
-}
+static uint64 keys_epoch = 0;	/* ticket_pass_key_epoch() when they were loaded */
 
 /*
  * Load every key from ticket.pass_key, newest first.
@@ -85,31 +78,20 @@ keys_invalidate(Datum arg, Oid relid)
 static void
 load_keys(void)
 {
-	Oid			nsp = get_namespace_oid("ticket", false);
+	Catalog    *cat = ticket_catalog();
 	Relation	rel;
 	TableScanDesc scan;
 	TupleTableSlot *slot;
 	Snapshot	snap;
-
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(keys_invalidate, (Datum) 0);
-		callback_registered = true;
-	}
-	pass_key_relid = get_relname_relid("pass_key", nsp);
-	if (!OidIsValid(pass_key_relid))
-		elog(ERROR, "relation ticket.pass_key does not exist");
-	att_key_id = get_attnum(pass_key_relid, "key_id");
-	att_secret = get_attnum(pass_key_relid, "secret");
-	att_retired_at = get_attnum(pass_key_relid, "retired_at");
 
 	/*
 	 * Locking first takes in any invalidation waiting; then read fresh.  The
 	 * cache is marked valid only once it is loaded: a load that fails leaves
 	 * it to be loaded again, never half full.
 	 */
-	rel = table_open(pass_key_relid, AccessShareLock);
+	rel = table_open(cat->pass_key, AccessShareLock);
 	keys_valid = false;
+	keys_epoch = ticket_pass_key_epoch();
 	nkeys = 0;
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
@@ -129,12 +111,12 @@ load_keys(void)
 				MemoryContextAlloc(TopMemoryContext, sizeof(PassKey) * size);
 			keys_size = size;
 		}
-		k.key_id = DatumGetInt32(slot_getattr(slot, att_key_id, &isnull));
-		secret = DatumGetByteaPP(slot_getattr(slot, att_secret, &isnull));
+		k.key_id = DatumGetInt32(slot_getattr(slot, cat->k_key_id, &isnull));
+		secret = DatumGetByteaPP(slot_getattr(slot, cat->k_secret, &isnull));
 		if (VARSIZE_ANY_EXHDR(secret) != PASS_SECRET_LEN)
 			elog(ERROR, "pass key %d is not %d bytes", k.key_id, PASS_SECRET_LEN);
 		memcpy(k.secret, VARDATA_ANY(secret), PASS_SECRET_LEN);
-		k.retired_at = DatumGetTimestampTz(slot_getattr(slot, att_retired_at, &isnull));
+		k.retired_at = DatumGetTimestampTz(slot_getattr(slot, cat->k_retired_at, &isnull));
 		if (isnull)
 			k.retired_at = DT_NOEND;
 		/* insertion sort, newest (highest id) first */
@@ -153,7 +135,7 @@ load_keys(void)
 static PassKey *
 find_key(int32 key_id)
 {
-	if (!keys_valid)
+	if (!keys_valid || keys_epoch != ticket_pass_key_epoch())
 		load_keys();
 	for (int i = 0; i < nkeys; i++)
 		if (keys[i].key_id == key_id)
@@ -165,7 +147,7 @@ find_key(int32 key_id)
 static PassKey *
 newest_key(void)
 {
-	if (!keys_valid)
+	if (!keys_valid || keys_epoch != ticket_pass_key_epoch())
 		load_keys();
 	if (nkeys == 0)
 		ereport(ERROR,

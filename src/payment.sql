@@ -248,7 +248,7 @@ DECLARE
 	o ticket.orders;
 	c ticket.concert;
 BEGIN
-	PERFORM ticket._check_text('provider_ref', provider_ref, 255);
+	PERFORM ticket._check_text('provider_ref', provider_ref);
 	p := ticket._lock_payment(payment_id);
 	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = p.order_id FOR UPDATE;
 
@@ -342,7 +342,7 @@ DECLARE
 	o ticket.orders;
 	delay interval;
 BEGIN
-	PERFORM ticket._check_text('reason', reason, 1000);
+	PERFORM ticket._check_text('reason', reason);
 	IF retryable IS NULL THEN
 		RAISE EXCEPTION 'retryable must not be NULL' USING ERRCODE = '22004';
 	END IF;
@@ -510,8 +510,8 @@ BEGIN
 							   OR (v ->> 'attempt') !~ '^[1-9][0-9]{0,8}$') THEN
 			RAISE EXCEPTION 'report %: attempt must be a positive whole number', i USING ERRCODE = '22023';
 		END IF;
-		PERFORM ticket._check_text('provider_ref', v ->> 'provider_ref', 255, v ->> 'outcome' = 'succeeded');
-		PERFORM ticket._check_text('reason', v ->> 'reason', 1000, v ->> 'outcome' = 'failed');
+		PERFORM ticket._check_text('provider_ref', v ->> 'provider_ref', required => v ->> 'outcome' = 'succeeded');
+		PERFORM ticket._check_text('reason', v ->> 'reason', required => v ->> 'outcome' = 'failed');
 	END LOOP;
 	EXCEPTION WHEN data_exception THEN
 		/* Name the report whose text was refused (one subtransaction per call). */

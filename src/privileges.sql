@@ -17,6 +17,7 @@ GRANT SELECT ON ticket.dashboard TO ticket_monitor;
 
 /* The views call it as whoever reads them (it only counts, as the owner). */
 GRANT EXECUTE ON FUNCTION ticket._waiting(ticket.queue) TO ticket_admin, ticket_monitor;
+GRANT EXECUTE ON FUNCTION ticket._seat_is_free(ticket.seat_state, timestamptz, timestamptz) TO ticket_admin;
 GRANT EXECUTE ON FUNCTION ticket.metrics(), ticket.counters(), ticket.preloaded() TO ticket_monitor;
 GRANT EXECUTE ON FUNCTION
 	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean),

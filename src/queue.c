@@ -43,70 +43,14 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
+#include "input.h"
 #include "ticket.h"
 
 #define GAP_BLOCK_BITS	10		/* departures are counted per 1,024 places */
 
-typedef struct QueueCatalog
-{
-	bool		valid;
-	Oid			entry, entry_pkey, queue, queue_pkey, departure, departure_pkey;
-	AttrNumber	e_state, e_seq, e_expires_at;
-	AttrNumber	q_admitted_through, q_sold_out_at, q_gaps;
-	/* 0.3 (InvalidAttrNumber / InvalidOid while the extension is older) */
-	AttrNumber	q_rate_reason, q_eta_rate;
-	Oid			prequeue, waiting, admitted, expired, left, blocked, done;
-} QueueCatalog;
-
-static QueueCatalog qc;
-static bool qc_callback_registered = false;
-
-static void
-queue_catalog_invalidate(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == qc.entry || relid == qc.queue || relid == qc.departure)
-		qc.valid = false;
-}
-
-static void
-queue_catalog(void)
-{
-	Oid			nsp;
-
-	if (qc.valid)
-		return;
-	if (!qc_callback_registered)
-	{
-		CacheRegisterRelcacheCallback(queue_catalog_invalidate, (Datum) 0);
-		qc_callback_registered = true;
-	}
-	nsp = get_namespace_oid("ticket", false);
-	qc.entry = ticket_relation_oid(nsp, "queue_entry");
-	qc.entry_pkey = ticket_relation_oid(nsp, "queue_entry_pkey");
-	qc.queue = ticket_relation_oid(nsp, "queue");
-	qc.queue_pkey = ticket_relation_oid(nsp, "queue_pkey");
-	qc.departure = ticket_relation_oid(nsp, "queue_departure");
-	qc.departure_pkey = ticket_relation_oid(nsp, "queue_departure_pkey");
-	qc.e_state = ticket_column(qc.entry, "state");
-	qc.e_seq = ticket_column(qc.entry, "seq");
-	qc.e_expires_at = ticket_column(qc.entry, "expires_at");
-	qc.q_admitted_through = ticket_column(qc.queue, "admitted_through");
-	qc.q_sold_out_at = ticket_column(qc.queue, "sold_out_at");
-	qc.q_gaps = ticket_column(qc.queue, "gaps");
-	qc.prequeue = ticket_enum_label(qc.entry, qc.e_state, "prequeue");
-	qc.waiting = ticket_enum_label(qc.entry, qc.e_state, "waiting");
-	qc.admitted = ticket_enum_label(qc.entry, qc.e_state, "admitted");
-	qc.expired = ticket_enum_label(qc.entry, qc.e_state, "expired");
-	qc.left = ticket_enum_label(qc.entry, qc.e_state, "left");
-	qc.blocked = ticket_enum_label(qc.entry, qc.e_state, "blocked");
-	/* Added by 0.3: absent until ALTER EXTENSION ticket UPDATE. */
-	qc.q_rate_reason = get_attnum(qc.queue, "rate_reason");
-	qc.q_eta_rate = get_attnum(qc.queue, "eta_rate");
-	qc.done = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
-							  ObjectIdGetDatum(get_atttype(qc.entry, qc.e_state)),
-							  CStringGetDatum("done"));
-	qc.valid = true;
-}
+/* The schema map (src/catalog.c), set by each entry point. */
+static Catalog *cat;
 
 /* One user's entry, as read. */
 typedef struct Entry
@@ -121,8 +65,8 @@ typedef struct Entry
 static void
 read_entry(Snapshot snap, int64 concert_id, text *user_id, Entry *e)
 {
-	Relation	rel = table_open(qc.entry, AccessShareLock);
-	Relation	idx = index_open(qc.entry_pkey, AccessShareLock);
+	Relation	rel = table_open(cat->entry, AccessShareLock);
+	Relation	idx = index_open(cat->entry_pkey, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	ScanKeyData key[2];
 	IndexScanDesc scan;
@@ -138,11 +82,11 @@ read_entry(Snapshot snap, int64 concert_id, text *user_id, Entry *e)
 	{
 		Datum		d;
 
-		e->state = DatumGetObjectId(slot_getattr(slot, qc.e_state, &isnull));
-		d = slot_getattr(slot, qc.e_seq, &isnull);
+		e->state = DatumGetObjectId(slot_getattr(slot, cat->qe_state, &isnull));
+		d = slot_getattr(slot, cat->qe_seq, &isnull);
 		e->has_seq = !isnull;
 		e->seq = isnull ? 0 : DatumGetInt64(d);
-		d = slot_getattr(slot, qc.e_expires_at, &isnull);
+		d = slot_getattr(slot, cat->qe_expires_at, &isnull);
 		e->expires_at = isnull ? DT_NOEND : DatumGetTimestampTz(d);
 	}
 	index_endscan(scan);
@@ -164,8 +108,8 @@ count_departures(Snapshot snap, int64 concert_id, int64 lo, int64 hi)
 
 	if (lo > hi)
 		return 0;
-	rel = table_open(qc.departure, AccessShareLock);
-	idx = index_open(qc.departure_pkey, AccessShareLock);
+	rel = table_open(cat->departure, AccessShareLock);
+	idx = index_open(cat->departure_pkey, AccessShareLock);
 	slot = table_slot_create(rel, NULL);
 	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
 	ScanKeyInit(&key[1], 2, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(lo));
@@ -291,7 +235,7 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 		fcinfo->flinfo->fn_extra = tupdesc;
 	}
-	queue_catalog();
+	cat = ticket_catalog();
 	ticket_count(TICKET_COUNTER_QUEUE_POLLS, 1);
 
 	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
@@ -307,20 +251,20 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 
 	if (!e.found)
 		state = "none";
-	else if (e.state == qc.left)
+	else if (e.state == cat->qe_left)
 		state = "left";
-	else if (e.state == qc.blocked)
+	else if (e.state == cat->qe_blocked)
 		state = "blocked";
-	else if (OidIsValid(qc.done) && e.state == qc.done)
+	else if (OidIsValid(cat->qe_done) && e.state == cat->qe_done)
 		state = "done";
 	else if (info.ended)
 		state = "closed";
-	else if (e.state == qc.prequeue && info.draft)
+	else if (e.state == cat->qe_prequeue && info.draft)
 		state = "prequeue";
-	else if (e.state == qc.admitted || e.state == qc.expired)
+	else if (e.state == cat->qe_admitted || e.state == cat->qe_expired)
 	{
 		/* the worker marks lapsed admissions expired; until then it is derived */
-		if (e.state == qc.expired || e.expires_at <= now)
+		if (e.state == cat->qe_expired || e.expires_at <= now)
 			state = "expired";
 		else
 		{
@@ -336,8 +280,8 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 	else
 	{
 		/* waiting (or joined at the opening, not yet placed): read the head of the line */
-		Relation	rel = table_open(qc.queue, AccessShareLock);
-		Relation	idx = index_open(qc.queue_pkey, AccessShareLock);
+		Relation	rel = table_open(cat->queue, AccessShareLock);
+		Relation	idx = index_open(cat->queue_pkey, AccessShareLock);
 		TupleTableSlot *slot = table_slot_create(rel, NULL);
 		ScanKeyData key;
 		IndexScanDesc scan;
@@ -348,16 +292,16 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 		index_rescan(scan, &key, 1, NULL, 0);
 		if (!index_getnext_slot(scan, ForwardScanDirection, slot))
 			elog(ERROR, "concert " INT64_FORMAT " has no queue row", concert_id);
-		(void) slot_getattr(slot, qc.q_sold_out_at, &isnull);
+		(void) slot_getattr(slot, cat->q_sold_out_at, &isnull);
 		if (!isnull)
 			state = "sold_out";
 		else if (!e.has_seq)
 			state = "waiting";	/* placed by the next admission step */
 		else
 		{
-			int64		head = DatumGetInt64(slot_getattr(slot, qc.q_admitted_through, &isnull));
+			int64		head = DatumGetInt64(slot_getattr(slot, cat->q_admitted_through, &isnull));
 			bool		gaps_null;
-			Datum		gaps = slot_getattr(slot, qc.q_gaps, &gaps_null);
+			Datum		gaps = slot_getattr(slot, cat->q_gaps, &gaps_null);
 			int64		ahead = people_ahead(snap, concert_id, e.seq, head, gaps, gaps_null);
 			double		rate = info.admit_rate;
 
@@ -371,13 +315,13 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 			 * max_active binds; 0 while paused or no seat is free: no ETA),
 			 * and note says why it is below admit_rate.
 			 */
-			if (qc.q_eta_rate != InvalidAttrNumber)
+			if (cat->q_eta_rate != InvalidAttrNumber)
 			{
-				Datum		d = slot_getattr(slot, qc.q_eta_rate, &isnull);
+				Datum		d = slot_getattr(slot, cat->q_eta_rate, &isnull);
 
 				if (!isnull)
 					rate = DatumGetFloat8(d);
-				d = slot_getattr(slot, qc.q_rate_reason, &isnull);
+				d = slot_getattr(slot, cat->q_rate_reason, &isnull);
 				if (!isnull)
 				{
 					/* copied: the slot and its buffer pin go before the result is formed */
@@ -419,17 +363,17 @@ ticket_admission_check(int64 concert_id, text *user_id, int64 place)
 	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
 	const char *why = NULL;
 
-	queue_catalog();
+	cat = ticket_catalog();
 	read_entry(snap, concert_id, user_id, &e);
 	if (!e.found)
 		why = "the user is not in this concert's waiting room";
-	else if (e.state == qc.admitted && e.has_seq && e.seq == place && e.expires_at > GetCurrentTimestamp())
+	else if (e.state == cat->qe_admitted && e.has_seq && e.seq == place && e.expires_at > GetCurrentTimestamp())
 		return;
-	else if (e.state == qc.left)
+	else if (e.state == cat->qe_left)
 		why = "the user left the waiting room";
-	else if (OidIsValid(qc.done) && e.state == qc.done)
+	else if (OidIsValid(cat->qe_done) && e.state == cat->qe_done)
 		why = "the admission ended: the user paid or reached the limit";
-	else if (e.state == qc.admitted && e.has_seq && e.seq != place)
+	else if (e.state == cat->qe_admitted && e.has_seq && e.seq != place)
 		why = "it was issued for an earlier admission";
 	else
 		why = "the admission it was issued for has ended";

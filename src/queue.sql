@@ -256,10 +256,10 @@ BEGIN
 	IF concert_id IS NULL THEN
 		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
 	END IF;
-	PERFORM ticket._check_text('user_id', user_id, 128);
-	PERFORM ticket._check_text('client_key', client_key, 255, false);
+	PERFORM ticket._check_text('user_id', user_id);
+	PERFORM ticket._check_text('client_key', client_key, required => false);
 	PERFORM ticket._check_text('challenge', challenge, 200, false);
-	PERFORM ticket._check_text('solution', solution, 64, false);
+	PERFORM ticket._check_text('solution', solution, required => false);
 	PERFORM ticket._require_preloaded('ticket.join_queue()');
 	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = concert_id;
 	IF NOT FOUND THEN
@@ -380,7 +380,7 @@ BEGIN
 	IF concert_id IS NULL THEN
 		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
 	END IF;
-	PERFORM ticket._check_text('user_id', user_id, 128);
+	PERFORM ticket._check_text('user_id', user_id);
 	IF NOT EXISTS (SELECT FROM ticket.queue AS q WHERE q.concert_id = concert_id) THEN
 		PERFORM ticket._lock_concert(concert_id);	/* P0002 if there is no such concert */
 		RAISE EXCEPTION 'concert % has no waiting room', concert_id USING ERRCODE = '55000';
@@ -469,7 +469,7 @@ BEGIN
 	/* Nothing left to hold: pause while holds may still come back, sold out when none can. */
 	IF NOT EXISTS (SELECT FROM ticket.seat AS s
 					WHERE s.concert_id = concert_id
-					  AND (s.state = 'available' OR (s.state = 'held' AND s.held_until <= t))) THEN
+					  AND ticket._seat_is_free(s.state, s.held_until, t)) THEN
 		IF EXISTS (SELECT FROM ticket.seat AS s WHERE s.concert_id = concert_id AND s.state = 'held') THEN
 			UPDATE ticket.queue AS x SET last_tick = t, tokens = 0, sold_out_at = NULL,
 				   paused_since = coalesce(x.paused_since, t), rate_reason = 'no seats free', eta_rate = 0

@@ -33,7 +33,7 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* SQL-visible names of TicketCounter, in enum order */
-static const char *const ticket_counter_names[TICKET_NUM_COUNTERS] = {
+static const char *const ticket_counter_names[] = {
 	"concerts_created",
 	"sections_added",
 	"seats_generated",
@@ -65,6 +65,9 @@ static const char *const ticket_counter_names[TICKET_NUM_COUNTERS] = {
 	"worker_errors",
 	"rate_limit_table_full",
 };
+
+StaticAssertDecl(lengthof(ticket_counter_names) == TICKET_NUM_COUNTERS,
+				 "one SQL-visible name per counter");
 
 static void ticket_shmem_request(void);
 static void ticket_shmem_startup(void);

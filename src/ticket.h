@@ -103,25 +103,6 @@ extern void ticket_check_work(text *challenge, text *solution, int64 concert_id,
 extern void ticket_worker_define_gucs(void);
 extern void ticket_worker_register(void);
 
-/* src/hold.c */
-extern int32 *ticket_sorted_seat_ids(ArrayType *arr, int *n);
-extern void ticket_check_user_id(text *user_id);
-extern Oid	ticket_relation_oid(Oid nsp, const char *name);
-extern AttrNumber ticket_column(Oid relid, const char *name);
-extern Oid	ticket_enum_label(Oid relid, AttrNumber attnum, const char *label);
-
-/* What the waiting room needs to know of a concert (cached per backend). */
-typedef struct TicketConcertInfo
-{
-	bool		draft;
-	bool		ended;			/* closed or cancelled */
-	bool		queue;
-	int32		pow_bits;
-	int32		admit_rate;
-} TicketConcertInfo;
-
-extern void ticket_concert_info(int64 concert_id, TicketConcertInfo *info);
-
 /* src/queue.c */
 extern void ticket_admission_check(int64 concert_id, text *user_id, int64 place);
 

@@ -15,8 +15,7 @@ AS $$
 	WITH live AS (
 		SELECT h.* FROM ticket.hold AS h
 		 WHERE ($1 IS NULL OR h.concert_id = $1)
-		   AND (h.state = 'confirmed'
-				OR (h.state IN ('active', 'checking_out') AND h.expires_at > statement_timestamp()))
+		   AND ticket._hold_is_live(h.state, h.expires_at, statement_timestamp())
 	), live_seat AS (
 		SELECT l.concert_id, l.hold_id, l.state, l.expires_at, u.seat_id
 		  FROM live AS l CROSS JOIN LATERAL unnest(l.seat_ids) AS u(seat_id)
@@ -39,7 +38,7 @@ AS $$
 	  FROM live_seat AS ls
 	  LEFT JOIN ticket.seat AS t ON t.concert_id = ls.concert_id AND t.seat_id = ls.seat_id
 	 WHERE t.hold_id IS DISTINCT FROM ls.hold_id
-		OR (ls.state IN ('active', 'checking_out') AND (t.state <> 'held' OR t.held_until IS DISTINCT FROM ls.expires_at))
+		OR (ls.state <> 'confirmed' AND (t.state <> 'held' OR t.held_until IS DISTINCT FROM ls.expires_at))
 		OR (ls.state = 'confirmed' AND t.state <> 'sold')
 	UNION ALL
 	/* A seat held or sold by no hold, or by one that does not list it. */
@@ -57,7 +56,8 @@ AS $$
 		   format('seat %s is still held by hold %s, which is %s', t.seat_id, h.hold_id, h.state)
 	  FROM seats AS t
 	  JOIN ticket.hold AS h ON h.hold_id = t.hold_id
-	 WHERE t.state = 'held' AND t.held_until > statement_timestamp() AND h.state IN ('released', 'expired')
+	 WHERE t.state = 'held' AND NOT ticket._seat_is_free(t.state, t.held_until, statement_timestamp())
+	   AND h.state IN ('released', 'expired')
 	UNION ALL
 	/* A seat sold by a hold that was never paid for. */
 	SELECT t.concert_id, 'sold seat without a confirmed hold',

@@ -47,12 +47,8 @@ BEGIN
 			UPDATE ticket.queue_entry AS e SET state = 'expired', left_at = t
 			  FROM x WHERE e.concert_id = x.concert_id AND e.user_id = x.user_id
 			RETURNING e.concert_id, e.user_id
-		), ev AS (
-			INSERT INTO ticket.event (concert_id, kind, user_id)
-			SELECT done.concert_id, 'admission_expired', done.user_id FROM done
-			RETURNING 1
 		)
-		SELECT count(*) INTO n FROM ev;
+		SELECT count(ticket._event(done.concert_id, 'admission_expired', NULL, done.user_id)) INTO n FROM done;
 	WHEN 'timeout_payments' THEN
 		/* Charges whose order is past pay_by: dead-letter them, compensate the order. */
 		FOR r IN SELECT o.order_id FROM ticket.orders AS o

@@ -92,7 +92,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			control = 1;
 	}
 
-	r = ticket_check_text(s, len, nchars, max, true);
+	r = ticket_check_text(s, len, nchars, max, true, false);
 	if (blank)
 		CHECK(r == TICKET_PARSE_BLANK);
 	else if (nchars > max)
@@ -103,17 +103,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(r == TICKET_PARSE_OK);
 
 	/* blank does not depend on the count or the limit */
-	CHECK((ticket_check_text(s, len, 0, 0, true) == TICKET_PARSE_BLANK) == blank);
-	CHECK((ticket_check_text(s, len, 1000, 0, true) == TICKET_PARSE_BLANK) == blank);
+	CHECK((ticket_check_text(s, len, 0, 0, true, false) == TICKET_PARSE_BLANK) == blank);
+	CHECK((ticket_check_text(s, len, 1000, 0, true, false) == TICKET_PARSE_BLANK) == blank);
 	/* a higher limit never refuses what a lower one accepted */
 	if (r == TICKET_PARSE_OK)
-		CHECK(ticket_check_text(s, len, nchars, max + 1, true) == TICKET_PARSE_OK);
+		CHECK(ticket_check_text(s, len, nchars, max + 1, true, false) == TICKET_PARSE_OK);
 	/* at the count itself, a non-blank text is accepted; one below, refused */
 	if (!blank)
 	{
-		CHECK(ticket_check_text(s, len, nchars, nchars, true) == (control ? TICKET_PARSE_CONTROL : TICKET_PARSE_OK));
-		CHECK(ticket_check_text(s, len, nchars, nchars - 1, true) == TICKET_PARSE_TOO_LONG);
+		CHECK(ticket_check_text(s, len, nchars, nchars, true, false) == (control ? TICKET_PARSE_CONTROL : TICKET_PARSE_OK));
+		CHECK(ticket_check_text(s, len, nchars, nchars - 1, true, false) == TICKET_PARSE_TOO_LONG);
 	}
+	/* layout (a reason) only lets tab, newline and carriage return through */
+	if (r == TICKET_PARSE_OK)
+		CHECK(ticket_check_text(s, len, nchars, max, true, true) == TICKET_PARSE_OK);
+	if (ticket_check_text(s, len, nchars, max, true, true) == TICKET_PARSE_CONTROL)
+		CHECK(r == TICKET_PARSE_CONTROL);
 	free(s);
 	return 0;
 }

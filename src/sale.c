@@ -1,0 +1,228 @@
+/*
+ * sale.c
+ *		The rules of a sale that every C path shares (src/sale.h): when a
+ *		seat is free, when a hold is live and counts toward the per-user
+ *		limit, and how an event enters the outbox.  The SQL functions call
+ *		the same code (ticket._seat_is_free, ticket._hold_is_live,
+ *		ticket._event), so each rule is written once.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "nodes/makefuncs.h"
+#include "executor/executor.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+
+#include "catalog.h"
+#include "sale.h"
+
+/*
+ * The rule of a free seat: available, or held past its held_until (an
+ * expired hold frees its seats without a cleaner).  A held seat without a
+ * held_until is not free.
+ */
+static bool
+seat_free(Catalog *cat, Oid state, bool held_until_null, TimestampTz held_until, TimestampTz now)
+{
+	return state == cat->available ||
+		(state == cat->held && !held_until_null && held_until <= now);
+}
+
+/*
+ * The rule of a live hold: paid (confirmed), or active or in checkout until
+ * its expires_at (a checkout keeps its seats until pay_by, its expires_at).
+ * Live holds own their seats and count toward the per-user limit.
+ */
+static bool
+hold_live(Catalog *cat, Oid state, bool expires_at_null, TimestampTz expires_at, TimestampTz now)
+{
+	if (state == cat->confirmed)
+		return true;
+	return (state == cat->active || state == cat->checking_out) &&
+		!expires_at_null && expires_at > now;
+}
+
+/* Is this seat tuple free? */
+bool
+ticket_seat_is_free(TupleTableSlot *slot, TimestampTz now)
+{
+	Catalog    *cat = ticket_catalog();
+	bool		state_null;
+	bool		until_null;
+	Oid			state = DatumGetObjectId(slot_getattr(slot, cat->s_state, &state_null));
+	Datum		until = slot_getattr(slot, cat->s_held_until, &until_null);
+
+	return seat_free(cat, state, until_null, until_null ? 0 : DatumGetTimestampTz(until), now);
+}
+
+/* Is this hold tuple live? */
+bool
+ticket_hold_is_live(TupleTableSlot *slot, TimestampTz now)
+{
+	Catalog    *cat = ticket_catalog();
+	bool		state_null;
+	bool		expires_null;
+	Oid			state = DatumGetObjectId(slot_getattr(slot, cat->h_state, &state_null));
+	Datum		expires = slot_getattr(slot, cat->h_expires_at, &expires_null);
+
+	return hold_live(cat, state, expires_null, expires_null ? 0 : DatumGetTimestampTz(expires), now);
+}
+
+PG_FUNCTION_INFO_V1(ticket_seat_is_free_sql);
+
+/* ticket._seat_is_free(state, held_until, at): the same rule for SQL (NULL state: NULL). */
+Datum
+ticket_seat_is_free_sql(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	PG_RETURN_BOOL(seat_free(ticket_catalog(), PG_GETARG_OID(0), PG_ARGISNULL(1),
+							 PG_ARGISNULL(1) ? 0 : PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2)));
+}
+
+PG_FUNCTION_INFO_V1(ticket_hold_is_live_sql);
+
+/* ticket._hold_is_live(state, expires_at, at): the same rule for SQL (NULL state: NULL). */
+Datum
+ticket_hold_is_live_sql(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	PG_RETURN_BOOL(hold_live(ticket_catalog(), PG_GETARG_OID(0), PG_ARGISNULL(1),
+							 PG_ARGISNULL(1) ? 0 : PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2)));
+}
+
+/*
+ * Count the seats the buyer holds or owns in live holds, leaving out one
+ * hold (except_hold, 0 for none): what the per-user limit counts.
+ */
+int64
+ticket_buyer_seats(Relation hold, Relation hold_buyer, Snapshot snap, int64 concert_id,
+				   text *user_id, int64 except_hold)
+{
+	ScanKeyData key[2];
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	int64		seats = 0;
+	Catalog    *cat = ticket_catalog();
+
+	slot = table_slot_create(hold, NULL);
+	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
+	ScanKeyEntryInitialize(&key[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
+						   hold_buyer->rd_indcollation[1], F_TEXTEQ, PointerGetDatum(user_id));
+	scan = index_beginscan(hold, hold_buyer, snap, 2, 0);
+	index_rescan(scan, key, 2, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		ArrayType  *arr;
+
+		if (!ticket_hold_is_live(slot, now) ||
+			(except_hold != 0 && DatumGetInt64(slot_getattr(slot, cat->h_hold_id, &isnull)) == except_hold))
+			continue;
+		arr = DatumGetArrayTypeP(slot_getattr(slot, cat->h_seat_ids, &isnull));
+		seats += ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return seats;
+}
+
+/*
+ * Write an event into the outbox (ticket.publish_events numbers it after
+ * commit): every event of the extension enters here, from C and, through
+ * ticket._event, from SQL.  concert_id, subject_id and user_id may be NULL
+ * (the pointers), detail is a jsonb or 0 for none.
+ */
+static void
+insert_event(EState *estate, ResultRelInfo *rri, const int64 *concert_id, const char *kind,
+			 const int64 *subject_id, text *user_id, Datum detail, TimestampTz at)
+{
+	TupleDesc	desc = RelationGetDescr(rri->ri_RelationDesc);
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
+	Catalog    *cat = ticket_catalog();
+
+	ExecClearTuple(slot);
+	for (int i = 0; i < desc->natts; i++)
+		slot->tts_isnull[i] = true;
+#define SET(attnum, value) (slot->tts_values[(attnum) - 1] = (value), slot->tts_isnull[(attnum) - 1] = false)
+	SET(cat->e_seq, Int64GetDatum(nextval_internal(cat->event_seq, false)));
+	if (concert_id)
+		SET(cat->e_concert_id, Int64GetDatum(*concert_id));
+	SET(cat->e_kind, CStringGetTextDatum(kind));
+	if (subject_id)
+		SET(cat->e_subject_id, Int64GetDatum(*subject_id));
+	if (user_id)
+		SET(cat->e_user_id, PointerGetDatum(user_id));
+	if (detail != (Datum) 0)
+		SET(cat->e_detail, detail);
+	SET(cat->e_created_at, TimestampTzGetDatum(at));
+#undef SET
+	ExecStoreVirtualTuple(slot);
+	ExecSimpleRelationInsert(rri, estate, slot);
+}
+
+void
+ticket_insert_event(EState *estate, ResultRelInfo *rri, int64 concert_id, const char *kind,
+					int64 subject_id, text *user_id, Datum detail, TimestampTz at)
+{
+	insert_event(estate, rri, &concert_id, kind, &subject_id, user_id, detail, at);
+}
+
+PG_FUNCTION_INFO_V1(ticket_event_sql);
+
+/*
+ * ticket._event(concert_id, kind, subject_id, user_id, detail): an event
+ * from a SQL function, in its transaction, through the same single-row
+ * insert (indexes and any trigger kept as an INSERT keeps them).
+ */
+Datum
+ticket_event_sql(PG_FUNCTION_ARGS)
+{
+	Catalog    *cat = ticket_catalog();
+	int64		concert_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	int64		subject_id = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2);
+	Relation	event;
+	EState	   *estate;
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("kind must not be NULL"));
+	event = table_open(cat->event, RowExclusiveLock);
+	estate = CreateExecutorState();
+	rte->rtekind = RTE_RELATION;
+	rte->relid = cat->event;
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(estate, list_make1(rte));
+	InitResultRelInfo(rri, event, 1, NULL, 0);
+	estate->es_output_cid = GetCurrentCommandId(true);
+	ExecOpenIndices(rri, false);
+	AfterTriggerBeginQuery();
+	insert_event(estate, rri, PG_ARGISNULL(0) ? NULL : &concert_id, text_to_cstring(PG_GETARG_TEXT_PP(1)),
+				 PG_ARGISNULL(2) ? NULL : &subject_id, PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
+				 PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4), GetCurrentTransactionStartTimestamp());
+	AfterTriggerEndQuery(estate);
+	ExecCloseResultRelations(estate);
+	ExecCloseIndices(rri);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+	table_close(event, NoLock);
+	/* The rest of the caller's statement, and its next ones, see it. */
+	CommandCounterIncrement();
+	PG_RETURN_VOID();
+}
