@@ -8,8 +8,8 @@
  */
 
 /*
- * The waiting room of a concert with queue => true (README, "Waiting
- * room").  Every user has one entry per concert.  Before the sale opens an
+ * The waiting room of a concert with queue => true (docs/reference.md,
+ * "Waiting room").  Every user has one entry per concert.  Before the sale opens an
  * entry is in the pre-queue without a place; at opening, ticket._draw gives
  * the pre-queue places 1..n in an order fixed by a seed committed to
  * (seed_hash) when the queue was made; later joiners get the next place.

@@ -2,7 +2,7 @@
  * ticket_adapter.c
  *		ticket-adapter: the payment adapter of ticket.  A process outside the
  *		database that claims payment jobs, calls the payment provider over
- *		HTTP and reports every result, as the adapter contract of README.md
+ *		HTTP and reports every result, as the adapter contract of docs/reference.md
  *		(and docs/adapter.md) describes.
  *
  * One thread, one event loop:
