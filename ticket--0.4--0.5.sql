@@ -18,6 +18,9 @@
  *   ticket._check_text is C, and the limits of user_id, the keys,
  *   provider_ref, solution and reason come from there (max_chars may be
  *   NULL), so the functions below no longer pass 128, 255 or 1000.
+ * - "The caller's own hold or order" (P0002 when missing, 42501 when
+ *   another user's) is one C function, which checkout, release (through
+ *   ticket._own_hold) and order_status (ticket._own_order) use.
  *
  * Same conventions as ticket--0.1--0.2.sql: CREATE OR REPLACE only for what
  * an earlier script created, with the same signature; the bodies are those
@@ -99,6 +102,14 @@ $$;
 
 /* ------------------------------------------------ src/hold.sql */
 
+CREATE FUNCTION ticket._own_hold(hold_id bigint, user_id text, verb text)
+RETURNS ticket.hold
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'ticket_own_hold_sql';
+
+COMMENT ON FUNCTION ticket._own_hold(bigint, text, text) IS
+	'Internal: the caller''s hold, locked FOR UPDATE; P0002 when there is none, 42501 (hint: only its user may <verb>) when it is another user''s.';
+
 CREATE OR REPLACE FUNCTION ticket.release(hold_id bigint, user_id text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -113,14 +124,7 @@ BEGIN
 		RAISE EXCEPTION 'hold_id and user_id must not be NULL' USING ERRCODE = '22004';
 	END IF;
 	PERFORM ticket._check_text('user_id', user_id);
-	SELECT * INTO h FROM ticket.hold AS x WHERE x.hold_id = hold_id FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'hold % does not exist', hold_id USING ERRCODE = 'P0002';
-	END IF;
-	IF h.user_id <> user_id THEN
-		RAISE EXCEPTION 'hold % belongs to another user', hold_id
-			USING ERRCODE = '42501', HINT = 'Only the user who made a hold may release it.';
-	END IF;
+	h := ticket._own_hold(hold_id, user_id, 'release it');
 	IF h.state IN ('checking_out', 'confirmed') THEN
 		RAISE EXCEPTION 'hold % is %', hold_id, h.state
 			USING ERRCODE = '55000', HINT = 'A hold in checkout or paid for is undone by compensation, not release.';
@@ -533,6 +537,14 @@ COMMENT ON FUNCTION ticket._event(bigint, text, bigint, text, jsonb) IS
 
 /* ------------------------------------------------ src/checkout.sql */
 
+CREATE FUNCTION ticket._own_order(order_id bigint, user_id text)
+RETURNS ticket.orders
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'ticket_own_order_sql';
+
+COMMENT ON FUNCTION ticket._own_order(bigint, text) IS
+	'Internal: the caller''s order as the statement sees it; P0002 when there is none, 42501 when it is another user''s.';
+
 CREATE OR REPLACE FUNCTION ticket.order_status(order_id bigint, user_id text)
 RETURNS ticket.checkout_result
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -546,13 +558,7 @@ BEGIN
 		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = '22004';
 	END IF;
 	PERFORM ticket._check_text('user_id', user_id);
-	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = order_id;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'order % does not exist', order_id USING ERRCODE = 'P0002';
-	END IF;
-	IF o.user_id <> user_id THEN
-		RAISE EXCEPTION 'order % belongs to another user', order_id USING ERRCODE = '42501';
-	END IF;
+	o := ticket._own_order(order_id, user_id);
 	RETURN ticket._order_result(order_id);
 END
 $$;
@@ -1147,6 +1153,7 @@ $$;
 /* ------------------------------------------------ privileges */
 
 REVOKE ALL ON FUNCTION ticket._seat_is_free(ticket.seat_state, timestamptz, timestamptz),
-	ticket._hold_is_live(ticket.hold_state, timestamptz, timestamptz) FROM PUBLIC;
+	ticket._hold_is_live(ticket.hold_state, timestamptz, timestamptz),
+	ticket._own_hold(bigint, text, text), ticket._own_order(bigint, text) FROM PUBLIC;
 /* The sections view calls it as whoever reads it. */
 GRANT EXECUTE ON FUNCTION ticket._seat_is_free(ticket.seat_state, timestamptz, timestamptz) TO ticket_admin;

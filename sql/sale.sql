@@ -90,6 +90,21 @@ SELECT pg_temp.state_of($$SELECT ticket._check_text('reason', E'line one\n\tline
 SELECT pg_temp.state_of($$SELECT ticket._check_text('title', 'x')$$) AS no_limit,
 	   pg_temp.state_of($$SELECT ticket._check_text(NULL, 'x', 10)$$) AS no_name;
 
+-- "The caller's own hold or order" is one rule (src/sale.c): checkout (C),
+-- release and order_status (SQL) answer alike for a missing row and for
+-- another user's.
+SELECT (ticket.hold(:c, 'owner', ARRAY[39])).hold_id AS own_hold \gset
+SELECT ticket.checkout(:own_hold, 'owner', 'k-own') IS NOT NULL AS checked_out;
+SELECT (ticket.hold(:c, 'owner2', ARRAY[38])).hold_id AS own_hold2 \gset
+SELECT pg_temp.state_of(format('SELECT ticket.checkout(%s, %L, %L)', :own_hold2, 'intruder', 'k1')) AS checkout_other,
+	   pg_temp.state_of(format('SELECT ticket.release(%s, %L)', :own_hold2, 'intruder')) AS release_other,
+	   pg_temp.state_of(format('SELECT ticket.order_status(%s, %L)', (SELECT order_id FROM ticket.orders WHERE hold_id = :own_hold), 'intruder')) AS order_other,
+	   pg_temp.state_of('SELECT ticket.checkout(999999, ''owner'', ''k2'')') AS checkout_missing,
+	   pg_temp.state_of('SELECT ticket.release(999999, ''owner'')') AS release_missing,
+	   pg_temp.state_of('SELECT ticket.order_status(999999, ''owner'')') AS order_missing;
+SELECT pg_temp.state_of(format('SELECT ticket.release(%s, %L)', :own_hold2, 'owner2')) AS release_own;
+SELECT state FROM ticket.hold WHERE hold_id = :own_hold2;
+
 -- Every event enters the outbox through one function: no SQL function
 -- inserts into ticket.event.  And no function or view keeps a copy of the
 -- seat or hold rule: none compares held_until with a time or lists the live

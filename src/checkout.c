@@ -218,13 +218,6 @@ order_created_detail(int64 hold_id, int64 payment_id, Datum amount, TimestampTz 
 	return JsonbPGetDatum(JsonbValueToJsonb(res));
 }
 
-static bool
-text_equal(text *a, text *b)
-{
-	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
-		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
-}
-
 /* What a checkout stored under its key, if anything. */
 typedef struct Stored
 {
@@ -508,24 +501,10 @@ ticket_checkout(PG_FUNCTION_ARGS)
 		return status_result(fcinfo, stored.status);
 	}
 
-	/* 2. The hold, locked as SELECT ... FOR UPDATE locks it. */
+	/* 2. The caller's hold, locked as SELECT ... FOR UPDATE locks it. */
 	rels[W_HOLD] = table_open(cat->hold, RowExclusiveLock);
-	search = MakeSingleTupleTableSlot(RelationGetDescr(rels[W_HOLD]), &TTSOpsVirtual);
-	ExecClearTuple(search);
-	for (int a = 0; a < search->tts_tupleDescriptor->natts; a++)
-		search->tts_isnull[a] = true;
-	SET(search, cat->h_hold_id, Int64GetDatum(hold_id));
-	ExecStoreVirtualTuple(search);
-	hold_row = table_slot_create(rels[W_HOLD], NULL);
-	if (!RelationFindReplTupleByIndex(rels[W_HOLD], cat->hold_pkey, LockTupleExclusive, search, hold_row))
-		ereport(ERROR,
-				errcode(ERRCODE_NO_DATA_FOUND),
-				errmsg("hold " INT64_FORMAT " does not exist", hold_id));
-	if (!text_equal(DatumGetTextPP(slot_getattr(hold_row, cat->h_user_id, &isnull)), user_id))
-		ereport(ERROR,
-				errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				errmsg("hold " INT64_FORMAT " belongs to another user", hold_id),
-				errhint("Only the user who made a hold may check it out."));
+	hold_row = ticket_own_row(rels[W_HOLD], cat->hold_pkey, cat->h_hold_id, cat->h_user_id, hold_id, user_id,
+							  true, "hold", "Only the user who made a hold may check it out.");
 	state = DatumGetObjectId(slot_getattr(hold_row, cat->h_state, &isnull));
 	if (state == cat->checking_out || state == cat->confirmed)
 	{
@@ -685,33 +664,6 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
 }
 
-/*
- * Find a row by its bigint key through a unique index and lock it as
- * SELECT ... FOR UPDATE does (waiting for a writer, then the row as it is
- * now); NULL when there is none.
- */
-static TupleTableSlot *
-lock_row(Relation rel, Oid index, AttrNumber keyatt, int64 key)
-{
-	TupleTableSlot *search = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
-	TupleTableSlot *row = table_slot_create(rel, NULL);
-	bool		found;
-
-	ExecClearTuple(search);
-	for (int a = 0; a < search->tts_tupleDescriptor->natts; a++)
-		search->tts_isnull[a] = true;
-	SET(search, keyatt, Int64GetDatum(key));
-	ExecStoreVirtualTuple(search);
-	found = RelationFindReplTupleByIndex(rel, index, LockTupleExclusive, search, row);
-	ExecDropSingleTupleTableSlot(search);
-	if (!found)
-	{
-		ExecDropSingleTupleTableSlot(row);
-		return NULL;
-	}
-	return row;
-}
-
 /* The order_paid event's detail: {"amount": ..., "seat_ids": [...]}. */
 static Datum
 order_paid_detail(Datum amount, ArrayType *seat_ids)
@@ -780,7 +732,7 @@ ticket_sell(PG_FUNCTION_ARGS)
 	Writer		w;
 
 	rels[W_HOLD] = table_open(cat->hold, RowExclusiveLock);
-	hold_row = lock_row(rels[W_HOLD], cat->hold_pkey, cat->h_hold_id, hold_id);
+	hold_row = ticket_find_row(rels[W_HOLD], cat->hold_pkey, cat->h_hold_id, hold_id, true);
 	if (hold_row == NULL)
 		elog(ERROR, "hold " INT64_FORMAT " of order " INT64_FORMAT " is missing", hold_id, order_id);
 	ticket_lock_user(concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
@@ -825,7 +777,7 @@ ticket_sell(PG_FUNCTION_ARGS)
 	}
 
 	rels[W_ORDERS] = table_open(cat->orders, RowExclusiveLock);
-	order_row = lock_row(rels[W_ORDERS], cat->orders_pkey, cat->o_order_id, order_id);
+	order_row = ticket_find_row(rels[W_ORDERS], cat->orders_pkey, cat->o_order_id, order_id, true);
 	if (order_row == NULL)
 		elog(ERROR, "order " INT64_FORMAT " is missing", order_id);
 	rels[W_EVENT] = table_open(cat->event, RowExclusiveLock);

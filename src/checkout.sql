@@ -76,6 +76,17 @@ AS 'MODULE_PATHNAME', 'ticket_checkout';
 COMMENT ON FUNCTION ticket.checkout(bigint, text, text) IS
 	'Turns a live hold into an order and a payment job; the seats stay held until the payment succeeds, fails or times out (payment_timeout). Answers released, expired or closed (concert cancelled) without an order. The same idempotency key returns the same order; a different request with it is 22023.';
 
+/*
+ * The caller's own order, as the statement sees it: P0002 when there is
+ * none, 42501 when it belongs to another user (src/sale.c, as for holds).
+ */
+CREATE FUNCTION ticket._own_order(order_id bigint, user_id text)
+RETURNS ticket.orders
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'ticket_own_order_sql';
+COMMENT ON FUNCTION ticket._own_order(bigint, text) IS
+	'Internal: the caller''s order as the statement sees it; P0002 when there is none, 42501 when it is another user''s.';
+
 CREATE FUNCTION ticket.order_status(order_id bigint, user_id text)
 RETURNS ticket.checkout_result
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -89,13 +100,7 @@ BEGIN
 		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = '22004';
 	END IF;
 	PERFORM ticket._check_text('user_id', user_id);
-	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = order_id;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'order % does not exist', order_id USING ERRCODE = 'P0002';
-	END IF;
-	IF o.user_id <> user_id THEN
-		RAISE EXCEPTION 'order % belongs to another user', order_id USING ERRCODE = '42501';
-	END IF;
+	o := ticket._own_order(order_id, user_id);
 	RETURN ticket._order_result(order_id);
 END
 $$;

@@ -112,6 +112,17 @@ $$;
 COMMENT ON FUNCTION ticket._free_seats(bigint, integer[], bigint) IS
 	'Internal: makes the seats that still belong to a hold available again and returns how many (the caller holds their seat locks).';
 
+/*
+ * The caller's own hold, locked FOR UPDATE: P0002 when there is none, 42501
+ * when it belongs to another user.  The rule checkout uses too (src/sale.c).
+ */
+CREATE FUNCTION ticket._own_hold(hold_id bigint, user_id text, verb text)
+RETURNS ticket.hold
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'ticket_own_hold_sql';
+COMMENT ON FUNCTION ticket._own_hold(bigint, text, text) IS
+	'Internal: the caller''s hold, locked FOR UPDATE; P0002 when there is none, 42501 (hint: only its user may <verb>) when it is another user''s.';
+
 CREATE FUNCTION ticket.release(hold_id bigint, user_id text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -126,14 +137,7 @@ BEGIN
 		RAISE EXCEPTION 'hold_id and user_id must not be NULL' USING ERRCODE = '22004';
 	END IF;
 	PERFORM ticket._check_text('user_id', user_id);
-	SELECT * INTO h FROM ticket.hold AS x WHERE x.hold_id = hold_id FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'hold % does not exist', hold_id USING ERRCODE = 'P0002';
-	END IF;
-	IF h.user_id <> user_id THEN
-		RAISE EXCEPTION 'hold % belongs to another user', hold_id
-			USING ERRCODE = '42501', HINT = 'Only the user who made a hold may release it.';
-	END IF;
+	h := ticket._own_hold(hold_id, user_id, 'release it');
 	IF h.state IN ('checking_out', 'confirmed') THEN
 		RAISE EXCEPTION 'hold % is %', hold_id, h.state
 			USING ERRCODE = '55000', HINT = 'A hold in checkout or paid for is undone by compensation, not release.';

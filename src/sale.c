@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "catalog.h"
 #include "sale.h"
@@ -58,10 +59,13 @@ ticket_seat_is_free(TupleTableSlot *slot, TimestampTz now)
 {
 	Catalog    *cat = ticket_catalog();
 	bool		state_null;
-	bool		until_null;
+	bool		until_null = true;
 	Oid			state = DatumGetObjectId(slot_getattr(slot, cat->s_state, &state_null));
-	Datum		until = slot_getattr(slot, cat->s_held_until, &until_null);
+	Datum		until = 0;
 
+	/* held_until only matters for a held seat (and is the last column to deform) */
+	if (state == cat->held)
+		until = slot_getattr(slot, cat->s_held_until, &until_null);
 	return seat_free(cat, state, until_null, until_null ? 0 : DatumGetTimestampTz(until), now);
 }
 
@@ -225,4 +229,131 @@ ticket_event_sql(PG_FUNCTION_ARGS)
 	/* The rest of the caller's statement, and its next ones, see it. */
 	CommandCounterIncrement();
 	PG_RETURN_VOID();
+}
+
+/*
+ * Find a row by its bigint key through a unique index; with lock, lock it as
+ * SELECT ... FOR UPDATE does (waiting for a writer, then the row as it is
+ * now), else read it under the caller's snapshot.  NULL when there is none.
+ */
+TupleTableSlot *
+ticket_find_row(Relation rel, Oid index, AttrNumber keyatt, int64 key, bool lock)
+{
+	TupleTableSlot *row = table_slot_create(rel, NULL);
+	bool		found;
+
+	if (lock)
+	{
+		TupleTableSlot *search = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+
+		ExecClearTuple(search);
+		for (int a = 0; a < search->tts_tupleDescriptor->natts; a++)
+			search->tts_isnull[a] = true;
+		search->tts_values[keyatt - 1] = Int64GetDatum(key);
+		search->tts_isnull[keyatt - 1] = false;
+		ExecStoreVirtualTuple(search);
+		found = RelationFindReplTupleByIndex(rel, index, LockTupleExclusive, search, row);
+		ExecDropSingleTupleTableSlot(search);
+	}
+	else
+	{
+		Relation	idx = index_open(index, AccessShareLock);
+		ScanKeyData skey;
+		IndexScanDesc scan;
+
+		ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
+		scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+		index_rescan(scan, &skey, 1, NULL, 0);
+		found = index_getnext_slot(scan, ForwardScanDirection, row);
+		index_endscan(scan);
+		index_close(idx, NoLock);
+	}
+	if (!found)
+	{
+		ExecDropSingleTupleTableSlot(row);
+		return NULL;
+	}
+	return row;
+}
+
+/*
+ * A buyer's own row (a hold, an order) by its key: P0002 when there is none,
+ * 42501 when it belongs to another user (with hint, if any).  The one rule
+ * of "my hold" and "my order", for checkout (C) and release and
+ * order_status (SQL, through ticket._own_hold and ticket._own_order).
+ */
+TupleTableSlot *
+ticket_own_row(Relation rel, Oid index, AttrNumber keyatt, AttrNumber useratt, int64 key, text *user_id,
+			   bool lock, const char *what, const char *hint)
+{
+	TupleTableSlot *row = ticket_find_row(rel, index, keyatt, key, lock);
+	bool		isnull;
+	text	   *owner;
+
+	if (row == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_NO_DATA_FOUND),
+				errmsg("%s " INT64_FORMAT " does not exist", what, key));
+	owner = DatumGetTextPP(slot_getattr(row, useratt, &isnull));
+	if (isnull || VARSIZE_ANY_EXHDR(owner) != VARSIZE_ANY_EXHDR(user_id) ||
+		memcmp(VARDATA_ANY(owner), VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id)) != 0)
+		ereport(ERROR,
+				errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				errmsg("%s " INT64_FORMAT " belongs to another user", what, key),
+				hint ? errhint("%s", hint) : 0);
+	return row;
+}
+
+PG_FUNCTION_INFO_V1(ticket_own_hold_sql);
+
+/*
+ * ticket._own_hold(hold_id, user_id, verb): the caller's hold, locked FOR
+ * UPDATE; the hint of the 42501 says the caller may not <verb> it.
+ */
+Datum
+ticket_own_hold_sql(PG_FUNCTION_ARGS)
+{
+	Catalog    *cat = ticket_catalog();
+	Relation	hold;
+	TupleTableSlot *row;
+	Datum		result;
+	char	   *hint;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("hold_id and user_id must not be NULL"));
+	hint = PG_ARGISNULL(2) ? NULL :
+		psprintf("Only the user who made a hold may %s.", text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	hold = table_open(cat->hold, RowShareLock);
+	row = ticket_own_row(hold, cat->hold_pkey, cat->h_hold_id, cat->h_user_id, PG_GETARG_INT64(0),
+						 PG_GETARG_TEXT_PP(1), true, "hold", hint);
+	result = ExecFetchSlotHeapTupleDatum(row);
+	ExecDropSingleTupleTableSlot(row);
+	table_close(hold, NoLock);
+	PG_RETURN_DATUM(result);
+}
+
+PG_FUNCTION_INFO_V1(ticket_own_order_sql);
+
+/* ticket._own_order(order_id, user_id): the caller's order, as the statement sees it. */
+Datum
+ticket_own_order_sql(PG_FUNCTION_ARGS)
+{
+	Catalog    *cat = ticket_catalog();
+	Relation	orders;
+	TupleTableSlot *row;
+	Datum		result;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("order_id and user_id must not be NULL"));
+	orders = table_open(cat->orders, AccessShareLock);
+	row = ticket_own_row(orders, cat->orders_pkey, cat->o_order_id, cat->o_user_id, PG_GETARG_INT64(0),
+						 PG_GETARG_TEXT_PP(1), false, "order", NULL);
+	result = ExecFetchSlotHeapTupleDatum(row);
+	ExecDropSingleTupleTableSlot(row);
+	table_close(orders, NoLock);
+	PG_RETURN_DATUM(result);
 }

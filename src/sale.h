@@ -28,4 +28,9 @@ extern int64 ticket_buyer_seats(Relation hold, Relation hold_buyer, Snapshot sna
 extern void ticket_insert_event(EState *estate, ResultRelInfo *rri, int64 concert_id, const char *kind,
 								int64 subject_id, text *user_id, Datum detail, TimestampTz at);
 
+/* A row by its bigint key (locked FOR UPDATE with lock); a buyer's own row (P0002, 42501). */
+extern TupleTableSlot *ticket_find_row(Relation rel, Oid index, AttrNumber keyatt, int64 key, bool lock);
+extern TupleTableSlot *ticket_own_row(Relation rel, Oid index, AttrNumber keyatt, AttrNumber useratt, int64 key,
+									  text *user_id, bool lock, const char *what, const char *hint);
+
 #endif							/* TICKET_SALE_H */
