@@ -37,6 +37,7 @@
 static Catalog cat;
 static bool cat_callback_registered = false;
 static uint64 pass_key_epoch = 0;
+static uint64 catalog_changes = 0;	/* invalidations taken in, for a reload to tell it raced one */
 
 /*
  * Each backend keeps the sale settings of the concerts and sections it has
@@ -88,7 +89,10 @@ catalog_invalidate(Datum arg, Oid relid)
 		relid == cat.blocked || relid == cat.orders || relid == cat.payment ||
 		relid == cat.idempotency || relid == cat.entry || relid == cat.queue ||
 		relid == cat.departure || relid == cat.pass_key)
+	{
 		cat.valid = false;
+		catalog_changes++;
+	}
 	if (relid == InvalidOid || relid == cat.concert || relid == cat.section)
 		settings_stale = true;
 	if (relid == InvalidOid || relid == cat.pass_key)
@@ -147,6 +151,7 @@ static Catalog *
 catalog(void)
 {
 	Oid			nsp;
+	uint64		changes_before;
 
 	if (cat.valid)
 		return &cat;
@@ -156,6 +161,7 @@ catalog(void)
 		cat_callback_registered = true;
 	}
 
+	changes_before = catalog_changes;
 	nsp = get_namespace_oid("ticket", false);
 	cat.concert = ticket_relation_oid(nsp, "concert");
 	cat.concert_pkey = ticket_relation_oid(nsp, "concert_pkey");
@@ -295,7 +301,8 @@ catalog(void)
 							   CStringGetDatum("done"));
 	cat.end_admission = ticket_function_oid("_end_admission", 2, (Oid[]) {INT8OID, TEXTOID});
 
-	cat.valid = true;
+	/* Valid unless an invalidation came in while the lookups ran: then look up again next time. */
+	cat.valid = catalog_changes == changes_before;
 	return &cat;
 }
 

@@ -522,10 +522,11 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	/* A cancel_concert that committed while this call waited reaches the cache. */
 	AcceptInvalidationMessages();
 	ticket_concert(concert_id, &concert);
-	if (state == cat->released || state == cat->expired || expires_at <= now || concert.state == cat->cancelled)
+	/* Not checked out nor paid (above), so live means active until expires_at. */
+	if (!ticket_hold_is_live(hold_row, now) || concert.state == cat->cancelled)
 	{
 		const char *status = state == cat->released ? "released" :
-			(state == cat->expired || expires_at <= now) ? "expired" : "closed";
+			!ticket_hold_is_live(hold_row, now) ? "expired" : "closed";
 		Datum		result = store_status(fcinfo, cat, rels[W_IDEMPOTENCY], user_id, key, request, status);
 
 		close_all(rels, search, hold_row);

@@ -226,48 +226,72 @@ ticket_event_sql(PG_FUNCTION_ARGS)
 	ExecResetTupleTable(estate->es_tupleTable, false);
 	FreeExecutorState(estate);
 	table_close(event, NoLock);
-	/* The rest of the caller's statement, and its next ones, see it. */
+	/* The caller's next statements see it. */
 	CommandCounterIncrement();
 	PG_RETURN_VOID();
 }
 
 /*
- * Find a row by its bigint key through a unique index; with lock, lock it as
- * SELECT ... FOR UPDATE does (waiting for a writer, then the row as it is
- * now), else read it under the caller's snapshot.  NULL when there is none.
+ * Find a row by its bigint key through a unique index, as the caller's
+ * snapshot sees it; with lock, lock it as SELECT ... FOR UPDATE does.  NULL
+ * when there is none.
+ *
+ * The lock follows the isolation level, as the executor's row locks do.  In
+ * READ COMMITTED it waits for a writer and then takes the row as it is now
+ * (the newest committed version; none if it was deleted).  In REPEATABLE
+ * READ and SERIALIZABLE a row another transaction changed or deleted since
+ * the snapshot is 40001, so that a retry sees the change.
  */
 TupleTableSlot *
 ticket_find_row(Relation rel, Oid index, AttrNumber keyatt, int64 key, bool lock)
 {
 	TupleTableSlot *row = table_slot_create(rel, NULL);
+	Relation	idx = index_open(index, AccessShareLock);
+	/*
+	 * To lock, the snapshot a new statement would take (in REPEATABLE READ
+	 * the transaction's, seeing this transaction's own changes so far); to
+	 * read, the calling statement's.
+	 */
+	Snapshot	snap = RegisterSnapshot(lock ? GetTransactionSnapshot() : GetActiveSnapshot());
+	ScanKeyData skey;
+	IndexScanDesc scan;
 	bool		found;
 
-	if (lock)
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
+	scan = index_beginscan(rel, idx, snap, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, row);
+	index_endscan(scan);
+	index_close(idx, NoLock);
+	if (found && lock)
 	{
-		TupleTableSlot *search = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+		bool		xact_snapshot = IsolationUsesXactSnapshot();
+		TM_FailureData tmfd;
+		TM_Result	res;
 
-		ExecClearTuple(search);
-		for (int a = 0; a < search->tts_tupleDescriptor->natts; a++)
-			search->tts_isnull[a] = true;
-		search->tts_values[keyatt - 1] = Int64GetDatum(key);
-		search->tts_isnull[keyatt - 1] = false;
-		ExecStoreVirtualTuple(search);
-		found = RelationFindReplTupleByIndex(rel, index, LockTupleExclusive, search, row);
-		ExecDropSingleTupleTableSlot(search);
+		res = table_tuple_lock(rel, &row->tts_tid, snap, row, GetCurrentCommandId(false),
+							   LockTupleExclusive, LockWaitBlock,
+							   xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+		switch (res)
+		{
+			case TM_Ok:
+				break;
+			case TM_Updated:
+			case TM_Deleted:
+				if (xact_snapshot)
+					ereport(ERROR,
+							errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							errmsg("could not serialize access due to concurrent %s",
+								   res == TM_Updated ? "update" : "delete"),
+							errhint("Retry the transaction."));
+				/* READ COMMITTED: deleted meanwhile, so there is none */
+				found = false;
+				break;
+			default:
+				elog(ERROR, "unexpected result %d locking a row of %s", (int) res, RelationGetRelationName(rel));
+		}
 	}
-	else
-	{
-		Relation	idx = index_open(index, AccessShareLock);
-		ScanKeyData skey;
-		IndexScanDesc scan;
-
-		ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
-		scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
-		index_rescan(scan, &skey, 1, NULL, 0);
-		found = index_getnext_slot(scan, ForwardScanDirection, row);
-		index_endscan(scan);
-		index_close(idx, NoLock);
-	}
+	UnregisterSnapshot(snap);
 	if (!found)
 	{
 		ExecDropSingleTupleTableSlot(row);
