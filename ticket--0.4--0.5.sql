@@ -135,7 +135,7 @@ BEGIN
 
 	PERFORM ticket._lock_seats(h.concert_id, h.seat_ids);
 	PERFORM ticket._free_seats(h.concert_id, h.seat_ids, h.hold_id);
-	outcome := CASE WHEN h.expires_at <= now() THEN 'expired' ELSE 'released' END;
+	outcome := CASE WHEN ticket._hold_is_live(h.state, h.expires_at, now()) THEN 'released' ELSE 'expired' END;
 	UPDATE ticket.hold AS x SET state = outcome, ended_at = now() WHERE x.hold_id = hold_id;
 	PERFORM ticket._event(h.concert_id, 'hold_' || outcome::text, hold_id, user_id, NULL);
 	RETURN outcome::text;
