@@ -2,9 +2,10 @@
  * sale.c
  *		The rules of a sale that every C path shares (src/sale.h): when a
  *		seat is free, when a hold is live and counts toward the per-user
- *		limit, and how an event enters the outbox.  The SQL functions call
- *		the same code (ticket._seat_is_free, ticket._hold_is_live,
- *		ticket._event), so each rule is written once.
+ *		limit, how an event enters the outbox, and how a caller's own hold or
+ *		order is found.  The SQL functions call the same code
+ *		(ticket._seat_is_free, ticket._hold_is_live, ticket._event,
+ *		ticket._own_hold, ticket._own_order), so each rule is written once.
  */
 #include "postgres.h"
 
@@ -15,9 +16,9 @@
 #include "catalog/pg_class.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "nodes/makefuncs.h"
-#include "executor/executor.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
