@@ -69,95 +69,7 @@ enum
 	W_COUNT
 };
 
-/* The executor state of the single-row writes of one call. */
-typedef struct Writer
-{
-	EState	   *estate;
-	EPQState	epq;
-	int			n;
-	ResultRelInfo *rri[W_COUNT];
-} Writer;
-
-/* Set up the writes to rels[0..n-1]; a NULL entry is a table this call does not write. */
-static void
-writer_begin(Writer *w, Relation *rels, int n)
-{
-	List	   *rtable = NIL;
-	Index		rti = 0;
-
-	w->estate = CreateExecutorState();
-	w->n = n;
-	for (int i = 0; i < n; i++)
-	{
-		RangeTblEntry *rte;
-
-		if (rels[i] == NULL)
-			continue;
-		rte = makeNode(RangeTblEntry);
-		rte->rtekind = RTE_RELATION;
-		rte->relid = RelationGetRelid(rels[i]);
-		rte->relkind = RELKIND_RELATION;
-		rte->rellockmode = RowExclusiveLock;
-		rtable = lappend(rtable, rte);
-	}
-	ExecInitRangeTable(w->estate, rtable);
-	for (int i = 0; i < n; i++)
-	{
-		w->rri[i] = NULL;
-		if (rels[i] == NULL)
-			continue;
-		w->rri[i] = makeNode(ResultRelInfo);
-		InitResultRelInfo(w->rri[i], rels[i], ++rti, NULL, 0);
-		ExecOpenIndices(w->rri[i], false);
-	}
-	w->estate->es_output_cid = GetCurrentCommandId(true);
-	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
-	AfterTriggerBeginQuery();
-}
-
-/* Fire the queued AFTER triggers (foreign keys) and free the state. */
-static void
-writer_end(Writer *w)
-{
-	AfterTriggerEndQuery(w->estate);
-	/* what the foreign-key triggers opened */
-	ExecCloseResultRelations(w->estate);
-	EvalPlanQualEnd(&w->epq);
-	for (int i = 0; i < w->n; i++)
-		if (w->rri[i])
-			ExecCloseIndices(w->rri[i]);
-	ExecResetTupleTable(w->estate->es_tupleTable, false);
-	FreeExecutorState(w->estate);
-	/* Later reads in this transaction, even in the same statement, see it. */
-	CommandCounterIncrement();
-}
-
-/* An empty row of table i of the writer, every column NULL. */
-static TupleTableSlot *
-new_row(Writer *w, int i)
-{
-	TupleDesc	desc = RelationGetDescr(w->rri[i]->ri_RelationDesc);
-	TupleTableSlot *slot = ExecInitExtraTupleSlot(w->estate, desc, &TTSOpsVirtual);
-
-	ExecClearTuple(slot);
-	for (int a = 0; a < desc->natts; a++)
-		slot->tts_isnull[a] = true;
-	return slot;
-}
-
-/* A row of table i of the writer with the values of old, to change. */
-static TupleTableSlot *
-changed_row(Writer *w, int i, TupleTableSlot *old)
-{
-	TupleDesc	desc = RelationGetDescr(w->rri[i]->ri_RelationDesc);
-	TupleTableSlot *slot = ExecInitExtraTupleSlot(w->estate, desc, &TTSOpsVirtual);
-
-	ExecClearTuple(slot);
-	slot_getallattrs(old);
-	memcpy(slot->tts_values, old->tts_values, sizeof(Datum) * desc->natts);
-	memcpy(slot->tts_isnull, old->tts_isnull, sizeof(bool) * desc->natts);
-	return slot;
-}
+StaticAssertDecl(W_COUNT <= TICKET_WRITER_MAX, "a checkout's tables fit in a TicketWriter");
 
 #define SET(slot, attnum, value) \
 	((slot)->tts_values[(attnum) - 1] = (value), (slot)->tts_isnull[(attnum) - 1] = false)
@@ -305,11 +217,11 @@ static Datum
 store_status(FunctionCallInfo fcinfo, Catalog *cat, Relation idem, text *user_id, text *key,
 			 const char *request, const char *status)
 {
-	Writer		w;
+	TicketWriter w;
 	TupleTableSlot *row;
 
-	writer_begin(&w, &idem, 1);
-	row = new_row(&w, 0);
+	ticket_writer_begin(&w, &idem, 1);
+	row = ticket_new_row(&w, 0);
 	SET(row, cat->i_user_id, PointerGetDatum(user_id));
 	SET(row, cat->i_key, PointerGetDatum(key));
 	SET(row, cat->i_request, CStringGetTextDatum(request));
@@ -317,7 +229,7 @@ store_status(FunctionCallInfo fcinfo, Catalog *cat, Relation idem, text *user_id
 	SET(row, cat->i_created_at, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
 	ExecStoreVirtualTuple(row);
 	ExecSimpleRelationInsert(w.rri[0], w.estate, row);
-	writer_end(&w);
+	ticket_writer_end(&w);
 	return status_result(fcinfo, status);
 }
 
@@ -381,12 +293,12 @@ order_result(FunctionCallInfo fcinfo, Catalog *cat, int64 order_id)
 
 /* Close what a call opened (the locks stay until the transaction ends). */
 static void
-close_all(Relation *rels, TupleTableSlot *search, TupleTableSlot *hold_row)
+close_all(Relation *rels, TupleTableSlot *hold_row, TupleTableSlot *order_row)
 {
 	if (hold_row)
 		ExecDropSingleTupleTableSlot(hold_row);
-	if (search)
-		ExecDropSingleTupleTableSlot(search);
+	if (order_row)
+		ExecDropSingleTupleTableSlot(order_row);
 	for (int i = 0; i < W_COUNT; i++)
 		if (rels[i])
 			table_close(rels[i], NoLock);
@@ -439,7 +351,6 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	Stored		stored;
 	Relation	rels[W_COUNT] = {0};
 	Relation	hold_buyer;
-	TupleTableSlot *search = NULL;
 	TupleTableSlot *hold_row = NULL;
 	TupleTableSlot *seat_row;
 	TupleTableSlot *row;
@@ -459,7 +370,7 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	Datum		amount;
 	int64		order_id;
 	int64		payment_id;
-	Writer		w;
+	TicketWriter w;
 	bool		isnull;
 	TupleDesc	tupdesc;
 	Datum		values[5];
@@ -529,7 +440,7 @@ ticket_checkout(PG_FUNCTION_ARGS)
 			!ticket_hold_is_live(hold_row, now) ? "expired" : "closed";
 		Datum		result = store_status(fcinfo, cat, rels[W_IDEMPOTENCY], user_id, key, request, status);
 
-		close_all(rels, search, hold_row);
+		close_all(rels, hold_row, NULL);
 		return result;
 	}
 
@@ -565,7 +476,7 @@ ticket_checkout(PG_FUNCTION_ARGS)
 		{
 			Datum		result = store_status(fcinfo, cat, rels[W_IDEMPOTENCY], user_id, key, request, "expired");
 
-			close_all(rels, search, hold_row);
+			close_all(rels, hold_row, NULL);
 			return result;
 		}
 		ereport(ERROR,
@@ -581,27 +492,27 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	rels[W_ORDERS] = table_open(cat->orders, RowExclusiveLock);
 	rels[W_PAYMENT] = table_open(cat->payment, RowExclusiveLock);
 	rels[W_EVENT] = table_open(cat->event, RowExclusiveLock);
-	writer_begin(&w, rels, W_COUNT);
+	ticket_writer_begin(&w, rels, W_COUNT);
 	{
 		TupleTableSlot *old = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(rels[W_SEAT]), &TTSOpsHeapTuple);
 
 		for (int i = 0; i < n; i++)
 		{
 			ExecStoreHeapTuple(seat_rows[i], old, false);
-			row = changed_row(&w, W_SEAT, old);
+			row = ticket_changed_row(&w, W_SEAT, old);
 			SET(row, cat->s_held_until, TimestampTzGetDatum(pay_by));
 			ExecStoreVirtualTuple(row);
 			ExecSimpleRelationUpdate(w.rri[W_SEAT], w.estate, &w.epq, old, row);
 		}
 	}
-	row = changed_row(&w, W_HOLD, hold_row);
+	row = ticket_changed_row(&w, W_HOLD, hold_row);
 	SET(row, cat->h_state, ObjectIdGetDatum(cat->checking_out));
 	SET(row, cat->h_expires_at, TimestampTzGetDatum(pay_by));
 	ExecStoreVirtualTuple(row);
 	ExecSimpleRelationUpdate(w.rri[W_HOLD], w.estate, &w.epq, hold_row, row);
 
 	order_id = nextval_internal(cat->orders_seq, false);
-	row = new_row(&w, W_ORDERS);
+	row = ticket_new_row(&w, W_ORDERS);
 	SET(row, cat->o_order_id, Int64GetDatum(order_id));
 	SET(row, cat->o_concert_id, Int64GetDatum(concert_id));
 	SET(row, cat->o_user_id, PointerGetDatum(user_id));
@@ -615,7 +526,7 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	ExecSimpleRelationInsert(w.rri[W_ORDERS], w.estate, row);
 
 	payment_id = nextval_internal(cat->payment_seq, false);
-	row = new_row(&w, W_PAYMENT);
+	row = ticket_new_row(&w, W_PAYMENT);
 	SET(row, cat->p_payment_id, Int64GetDatum(payment_id));
 	SET(row, cat->p_order_id, Int64GetDatum(order_id));
 	SET(row, cat->p_kind, ObjectIdGetDatum(cat->charge));
@@ -628,7 +539,7 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	ExecStoreVirtualTuple(row);
 	ExecSimpleRelationInsert(w.rri[W_PAYMENT], w.estate, row);
 
-	row = new_row(&w, W_IDEMPOTENCY);
+	row = ticket_new_row(&w, W_IDEMPOTENCY);
 	SET(row, cat->i_user_id, PointerGetDatum(user_id));
 	SET(row, cat->i_key, PointerGetDatum(key));
 	SET(row, cat->i_request, CStringGetTextDatum(request));
@@ -640,7 +551,7 @@ ticket_checkout(PG_FUNCTION_ARGS)
 
 	ticket_insert_event(w.estate, w.rri[W_EVENT], concert_id, "order_created", order_id, user_id,
 						order_created_detail(hold_id, payment_id, amount, pay_by), now);
-	writer_end(&w);
+	ticket_writer_end(&w);
 	ticket_count(TICKET_COUNTER_ORDERS_CREATED, 1);
 
 	/* Out of allowance: nothing more to hold, the slot goes to the next in line. */
@@ -653,7 +564,7 @@ ticket_checkout(PG_FUNCTION_ARGS)
 		UnregisterSnapshot(snap);
 		index_close(hold_buyer, NoLock);
 	}
-	close_all(rels, search, hold_row);
+	close_all(rels, hold_row, NULL);
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -730,7 +641,7 @@ ticket_sell(PG_FUNCTION_ARGS)
 	int32	   *seats;
 	int			n;
 	bool		ok = true;
-	Writer		w;
+	TicketWriter w;
 
 	rels[W_HOLD] = table_open(cat->hold, RowExclusiveLock);
 	hold_row = ticket_find_row(rels[W_HOLD], cat->hold_pkey, cat->h_hold_id, hold_id, true);
@@ -782,14 +693,14 @@ ticket_sell(PG_FUNCTION_ARGS)
 	if (order_row == NULL)
 		elog(ERROR, "order " INT64_FORMAT " is missing", order_id);
 	rels[W_EVENT] = table_open(cat->event, RowExclusiveLock);
-	writer_begin(&w, rels, W_COUNT);
+	ticket_writer_begin(&w, rels, W_COUNT);
 	{
 		TupleTableSlot *old = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(rels[W_SEAT]), &TTSOpsHeapTuple);
 
 		for (int i = 0; i < n; i++)
 		{
 			ExecStoreHeapTuple(seat_rows[i], old, false);
-			row = changed_row(&w, W_SEAT, old);
+			row = ticket_changed_row(&w, W_SEAT, old);
 			SET(row, cat->s_state, ObjectIdGetDatum(cat->sold));
 			SET(row, cat->s_hold_id, Int64GetDatum(hold_id));
 			row->tts_isnull[cat->s_held_until - 1] = true;
@@ -797,13 +708,13 @@ ticket_sell(PG_FUNCTION_ARGS)
 			ExecSimpleRelationUpdate(w.rri[W_SEAT], w.estate, &w.epq, old, row);
 		}
 	}
-	row = changed_row(&w, W_HOLD, hold_row);
+	row = ticket_changed_row(&w, W_HOLD, hold_row);
 	SET(row, cat->h_state, ObjectIdGetDatum(cat->confirmed));
 	SET(row, cat->h_ended_at, TimestampTzGetDatum(now));
 	ExecStoreVirtualTuple(row);
 	ExecSimpleRelationUpdate(w.rri[W_HOLD], w.estate, &w.epq, hold_row, row);
 
-	row = changed_row(&w, W_ORDERS, order_row);
+	row = ticket_changed_row(&w, W_ORDERS, order_row);
 	SET(row, cat->o_state, ObjectIdGetDatum(cat->order_paid));
 	SET(row, cat->o_paid_at, TimestampTzGetDatum(now));
 	row->tts_isnull[cat->o_cancelled_at - 1] = true;
@@ -813,12 +724,12 @@ ticket_sell(PG_FUNCTION_ARGS)
 
 	ticket_insert_event(w.estate, w.rri[W_EVENT], concert_id, "order_paid", order_id, user_id,
 						order_paid_detail(amount, seat_ids), now);
-	writer_end(&w);
+	ticket_writer_end(&w);
 	ticket_count(TICKET_COUNTER_ORDERS_PAID, 1);
 
 	/* Paid: the buyer is done; their slot goes to the next in line. */
 	if (OidIsValid(cat->end_admission))
 		(void) OidFunctionCall2(cat->end_admission, Int64GetDatum(concert_id), PointerGetDatum(user_id));
-	close_all(rels, order_row, hold_row);
+	close_all(rels, hold_row, order_row);
 	PG_RETURN_BOOL(true);
 }

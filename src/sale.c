@@ -185,12 +185,100 @@ ticket_insert_event(EState *estate, ResultRelInfo *rri, int64 concert_id, const 
 	insert_event(estate, rri, &concert_id, kind, &subject_id, user_id, detail, at);
 }
 
+/*
+ * The executor state of the single-row writes of one call (checkout,
+ * _sell, ticket._event): indexes, constraints and AFTER triggers (foreign
+ * keys) kept as an INSERT or UPDATE keeps them, without the parse, plan and
+ * executor start-up of a statement.
+ */
+/* Set up the writes to rels[0..n-1]; a NULL entry is a table this call does not write. */
+void
+ticket_writer_begin(TicketWriter *w, Relation *rels, int n)
+{
+	List	   *rtable = NIL;
+	Index		rti = 0;
+
+	Assert(n <= TICKET_WRITER_MAX);
+	w->estate = CreateExecutorState();
+	w->n = n;
+	for (int i = 0; i < n; i++)
+	{
+		RangeTblEntry *rte;
+
+		if (rels[i] == NULL)
+			continue;
+		rte = makeNode(RangeTblEntry);
+		rte->rtekind = RTE_RELATION;
+		rte->relid = RelationGetRelid(rels[i]);
+		rte->relkind = RELKIND_RELATION;
+		rte->rellockmode = RowExclusiveLock;
+		rtable = lappend(rtable, rte);
+	}
+	ExecInitRangeTable(w->estate, rtable);
+	for (int i = 0; i < n; i++)
+	{
+		w->rri[i] = NULL;
+		if (rels[i] == NULL)
+			continue;
+		w->rri[i] = makeNode(ResultRelInfo);
+		InitResultRelInfo(w->rri[i], rels[i], ++rti, NULL, 0);
+		ExecOpenIndices(w->rri[i], false);
+	}
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
+	AfterTriggerBeginQuery();
+}
+
+/* Fire the queued AFTER triggers (foreign keys) and free the state. */
+void
+ticket_writer_end(TicketWriter *w)
+{
+	AfterTriggerEndQuery(w->estate);
+	/* what the foreign-key triggers opened */
+	ExecCloseResultRelations(w->estate);
+	EvalPlanQualEnd(&w->epq);
+	for (int i = 0; i < w->n; i++)
+		if (w->rri[i])
+			ExecCloseIndices(w->rri[i]);
+	ExecResetTupleTable(w->estate->es_tupleTable, false);
+	FreeExecutorState(w->estate);
+	/* Later reads in this transaction, even in the same statement, see it. */
+	CommandCounterIncrement();
+}
+
+/* An empty row of table i of the writer, every column NULL. */
+TupleTableSlot *
+ticket_new_row(TicketWriter *w, int i)
+{
+	TupleDesc	desc = RelationGetDescr(w->rri[i]->ri_RelationDesc);
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(w->estate, desc, &TTSOpsVirtual);
+
+	ExecClearTuple(slot);
+	for (int a = 0; a < desc->natts; a++)
+		slot->tts_isnull[a] = true;
+	return slot;
+}
+
+/* A row of table i of the writer with the values of old, to change. */
+TupleTableSlot *
+ticket_changed_row(TicketWriter *w, int i, TupleTableSlot *old)
+{
+	TupleDesc	desc = RelationGetDescr(w->rri[i]->ri_RelationDesc);
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(w->estate, desc, &TTSOpsVirtual);
+
+	ExecClearTuple(slot);
+	slot_getallattrs(old);
+	memcpy(slot->tts_values, old->tts_values, sizeof(Datum) * desc->natts);
+	memcpy(slot->tts_isnull, old->tts_isnull, sizeof(bool) * desc->natts);
+	return slot;
+}
+
 PG_FUNCTION_INFO_V1(ticket_event_sql);
 
 /*
  * ticket._event(concert_id, kind, subject_id, user_id, detail): an event
  * from a SQL function, in its transaction, through the same single-row
- * insert (indexes and any trigger kept as an INSERT keeps them).
+ * insert.
  */
 Datum
 ticket_event_sql(PG_FUNCTION_ARGS)
@@ -199,36 +287,19 @@ ticket_event_sql(PG_FUNCTION_ARGS)
 	int64		concert_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
 	int64		subject_id = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2);
 	Relation	event;
-	EState	   *estate;
-	RangeTblEntry *rte = makeNode(RangeTblEntry);
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TicketWriter w;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				errmsg("kind must not be NULL"));
 	event = table_open(cat->event, RowExclusiveLock);
-	estate = CreateExecutorState();
-	rte->rtekind = RTE_RELATION;
-	rte->relid = cat->event;
-	rte->relkind = RELKIND_RELATION;
-	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(estate, list_make1(rte));
-	InitResultRelInfo(rri, event, 1, NULL, 0);
-	estate->es_output_cid = GetCurrentCommandId(true);
-	ExecOpenIndices(rri, false);
-	AfterTriggerBeginQuery();
-	insert_event(estate, rri, PG_ARGISNULL(0) ? NULL : &concert_id, text_to_cstring(PG_GETARG_TEXT_PP(1)),
+	ticket_writer_begin(&w, &event, 1);
+	insert_event(w.estate, w.rri[0], PG_ARGISNULL(0) ? NULL : &concert_id, text_to_cstring(PG_GETARG_TEXT_PP(1)),
 				 PG_ARGISNULL(2) ? NULL : &subject_id, PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
 				 PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4), GetCurrentTransactionStartTimestamp());
-	AfterTriggerEndQuery(estate);
-	ExecCloseResultRelations(estate);
-	ExecCloseIndices(rri);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
+	ticket_writer_end(&w);
 	table_close(event, NoLock);
-	/* The caller's next statements see it. */
-	CommandCounterIncrement();
 	PG_RETURN_VOID();
 }
 

@@ -28,6 +28,22 @@ extern int64 ticket_buyer_seats(Relation hold, Relation hold_buyer, Snapshot sna
 extern void ticket_insert_event(EState *estate, ResultRelInfo *rri, int64 concert_id, const char *kind,
 								int64 subject_id, text *user_id, Datum detail, TimestampTz at);
 
+/* The single-row writes of one call to up to TICKET_WRITER_MAX tables (src/sale.c). */
+#define TICKET_WRITER_MAX 6
+
+typedef struct TicketWriter
+{
+	EState	   *estate;
+	EPQState	epq;
+	int			n;
+	ResultRelInfo *rri[TICKET_WRITER_MAX];
+} TicketWriter;
+
+extern void ticket_writer_begin(TicketWriter *w, Relation *rels, int n);
+extern void ticket_writer_end(TicketWriter *w);
+extern TupleTableSlot *ticket_new_row(TicketWriter *w, int i);
+extern TupleTableSlot *ticket_changed_row(TicketWriter *w, int i, TupleTableSlot *old);
+
 /* A row by its bigint key (locked FOR UPDATE with lock); a buyer's own row (P0002, 42501). */
 extern TupleTableSlot *ticket_find_row(Relation rel, Oid index, AttrNumber keyatt, int64 key, bool lock);
 extern TupleTableSlot *ticket_own_row(Relation rel, Oid index, AttrNumber keyatt, AttrNumber useratt, int64 key,
