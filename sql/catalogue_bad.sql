@@ -41,7 +41,7 @@ SELECT c AS bad_input, pg_temp.bad(s) AS result FROM (VALUES
 	('title \x7f',                 $$SELECT ticket.create_concert(E'a\x7fb', '2100-01-01', '2000-01-01')$$),
 	('title no-break spaces only', $$SELECT ticket.create_concert(E'\u00a0\u00a0', '2100-01-01', '2000-01-01')$$)
 ) AS t(c, s);
-SELECT * FROM pg_temp.no_grant('ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, int, int, interval, int, boolean, int, interval, int, boolean)',
+SELECT * FROM pg_temp.no_grant('ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, int, int, interval, int, boolean, int, interval, int, boolean, timestamptz)',
 	$$SELECT ticket.create_concert('t', '2100-01-01', '2000-01-01')$$);
 SELECT pg_temp.fp() = :'fp0' AS nothing_written;
 
@@ -75,7 +75,7 @@ SELECT c AS bad_input, pg_temp.bad(s) AS result FROM (VALUES
 	('closes after it starts',          $$SELECT ticket.update_concert(4, sale_closes_at => '2100-07-01')$$),
 	('starts before the sale closes',   $$SELECT ticket.update_concert(4, starts_at => '2099-01-01', sale_closes_at => '2099-06-01')$$)
 ) AS t(c, s);
-SELECT * FROM pg_temp.no_grant('ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, int, int, interval, int, boolean, int, interval, int, boolean)',
+SELECT * FROM pg_temp.no_grant('ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, int, int, interval, int, boolean, int, interval, int, boolean, timestamptz)',
 	$$SELECT ticket.update_concert(4, title => 't')$$);
 SELECT pg_temp.fp() = :'fp0' AS nothing_written;
 
@@ -170,4 +170,32 @@ SELECT c AS bad_input, pg_temp.bad(s) AS result FROM (VALUES
 	('sale window ended',         $$SELECT ticket.open_sale(7)$$)
 ) AS t(c, s);
 SELECT * FROM pg_temp.no_grant('ticket.open_sale(bigint)', $$SELECT ticket.open_sale(4)$$);
+SELECT pg_temp.fp() = :'fp0' AS nothing_written;
+
+-- Bad input to the buyers' catalogue: ticket.browse_concerts(),
+-- ticket.browse_sections(concert_id), ticket.browse_seats(concert_id,
+-- section_id, only_free).  A concert buyers may not see (a draft not
+-- announced, cancelled, its sale ended, none at all) answers the same
+-- P0002, so that nothing about it leaks; nothing is written.
+SELECT pg_temp.fp() AS fp0 \gset
+SELECT * FROM pg_temp.each('concert_id', 'int8', $$SELECT count(*) FROM ticket.browse_sections(%s)$$);
+SELECT * FROM pg_temp.each('concert_id', 'int8', $$SELECT count(*) FROM ticket.browse_seats(%s, 1)$$);
+SELECT * FROM pg_temp.each('section_id', 'int4', $$SELECT count(*) FROM ticket.browse_seats(1, %s)$$);
+SELECT * FROM pg_temp.each('only_free', 'bool', $$SELECT count(*) FROM ticket.browse_seats(1, 1, %s)$$);
+SELECT c AS bad_input, pg_temp.bad(s, 'ticket_customer') AS result FROM (VALUES
+	('sections of a draft not announced',  $$SELECT count(*) FROM ticket.browse_sections(4)$$),
+	('sections of a cancelled concert',    $$SELECT count(*) FROM ticket.browse_sections(5)$$),
+	('sections of a concert without seats', $$SELECT count(*) FROM ticket.browse_sections(6)$$),
+	('sections once the sale has ended',   $$SELECT count(*) FROM ticket.browse_sections(7)$$),
+	('sections of no concert',             $$SELECT count(*) FROM ticket.browse_sections(999)$$),
+	('seats of a draft not announced',     $$SELECT count(*) FROM ticket.browse_seats(4, 1)$$),
+	('seats once the sale has ended',      $$SELECT count(*) FROM ticket.browse_seats(7, 1)$$),
+	('section 2 asked of concert 2',       $$SELECT count(*) FROM ticket.browse_seats(2, 2)$$)
+) AS t(c, s);
+SELECT * FROM pg_temp.no_grant('ticket.browse_concerts()', $$SELECT count(*) FROM ticket.browse_concerts()$$);
+SELECT * FROM pg_temp.no_grant('ticket.browse_sections(bigint)', $$SELECT count(*) FROM ticket.browse_sections(1)$$);
+SELECT * FROM pg_temp.no_grant('ticket.browse_seats(bigint, int, boolean)', $$SELECT count(*) FROM ticket.browse_seats(1, 1)$$);
+-- The internal functions they use are not for callers.
+SELECT * FROM pg_temp.no_grant('ticket._section_counts(bigint, int)', $$SELECT ticket._section_counts(1, 1)$$);
+SELECT * FROM pg_temp.no_grant('ticket._seats_json(bigint, int[])', $$SELECT ticket._seats_json(1, ARRAY[1])$$);
 SELECT pg_temp.fp() = :'fp0' AS nothing_written;

@@ -175,6 +175,12 @@ SELECT status, amount FROM ticket.checkout(:eh, 'eve', 'hijack-key');
 SELECT status FROM ticket.checkout(:eh, 'eve', 'hijack-key');
 SELECT order_id AS eo FROM ticket.checkout(:eh, 'eve', 'hijack-key') \gset
 SELECT status FROM ticket.order_status(:eo, 'eve');
+-- The buyer's reads under the same path.
+SELECT title, state, waiting_room, available FROM ticket.browse_concerts();
+SELECT name, price, available FROM ticket.browse_sections(:hq);
+SELECT count(*) AS seats, count(*) FILTER (WHERE free) AS free, min(label) AS first_label FROM ticket.browse_seats(:hq, 1);
+SELECT state, total, json_array_length(seats) AS seats FROM ticket.my_holds('eve');
+SELECT state, amount, seats->0->>'label' AS label FROM ticket.my_orders('eve');
 RESET ROLE;
 SET ROLE ticket_adapter;
 SELECT payment_id AS ep, kind FROM ticket.claim_payments('hijacked', 5, '1 minute') \gset

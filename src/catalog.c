@@ -171,7 +171,11 @@ catalog(void)
 	cat.seat_pkey = ticket_relation_oid(nsp, "seat_pkey");
 	cat.hold = ticket_relation_oid(nsp, "hold");
 	cat.hold_pkey = ticket_relation_oid(nsp, "hold_pkey");
-	cat.hold_buyer = ticket_relation_oid(nsp, "hold_buyer_idx");
+	/* 0.6 keys a buyer's holds by (user_id, concert_id); before, (concert_id, user_id) */
+	cat.hold_buyer = get_relname_relid("hold_user_idx", nsp);
+	cat.hold_buyer_user_first = OidIsValid(cat.hold_buyer);
+	if (!cat.hold_buyer_user_first)
+		cat.hold_buyer = ticket_relation_oid(nsp, "hold_buyer_idx");
 	cat.hold_key = ticket_relation_oid(nsp, "hold_idempotency_idx");
 	cat.hold_seq = ticket_relation_oid(nsp, "hold_id_seq");
 	cat.blocked = ticket_relation_oid(nsp, "blocked_user");
@@ -209,6 +213,7 @@ catalog(void)
 	cat.x_capacity = ticket_column(cat.section, "capacity");
 	cat.x_seated = ticket_column(cat.section, "seated");
 	cat.x_price = ticket_column(cat.section, "price");
+	cat.x_name = ticket_column(cat.section, "name");
 	cat.s_seat_id = ticket_column(cat.seat, "seat_id");
 	cat.s_section_id = ticket_column(cat.seat, "section_id");
 	cat.s_row_no = ticket_column(cat.seat, "row_no");
@@ -446,6 +451,7 @@ section_settings(int64 concert_id, int32 section_id)
 	e->s.price_cents = DatumGetInt64(DirectFunctionCall1(numeric_int8,
 		DirectFunctionCall2(numeric_mul, get(slot, cat.x_price, &isnull),
 							DirectFunctionCall1(int8_numeric, Int64GetDatum(100)))));
+	text_to_cstring_buffer(DatumGetTextPP(get(slot, cat.x_name, &isnull)), e->s.name, sizeof(e->s.name));
 	result = e->s;
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);

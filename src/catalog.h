@@ -22,6 +22,7 @@ typedef struct Catalog
 	bool		valid;
 	Oid			concert, concert_pkey, section, section_pkey;
 	Oid			seat, seat_pkey, hold, hold_pkey, hold_buyer, hold_key, hold_seq;
+	bool		hold_buyer_user_first;	/* hold_user_idx (0.6), else hold_buyer_idx */
 	Oid			blocked, blocked_pkey;
 	Oid			event, event_seq;
 	Oid			orders, orders_pkey, orders_hold_key, orders_seq;
@@ -31,7 +32,7 @@ typedef struct Catalog
 	Oid			pass_key;
 	AttrNumber	c_state, c_sale_closes_at, c_hold_ttl, c_per_user_limit, c_seat_count,
 				c_queue, c_pow_bits, c_admit_rate, c_payment_timeout, c_payment_attempts;
-	AttrNumber	x_first_seat_id, x_capacity, x_seated, x_price;
+	AttrNumber	x_first_seat_id, x_capacity, x_seated, x_price, x_name;
 	AttrNumber	s_seat_id, s_section_id, s_row_no, s_seat_no, s_state, s_hold_id, s_held_until;
 	AttrNumber	h_hold_id, h_concert_id, h_user_id, h_seat_ids, h_state, h_created_at,
 				h_expires_at, h_ended_at, h_idempotency_key, h_request;
@@ -86,13 +87,17 @@ typedef struct TicketConcert
 } TicketConcert;
 
 extern void ticket_concert(int64 concert_id, TicketConcert *out);
-/* A section's seats and price, from the same cache. */
+/* A section's name: at most 64 characters (ticket._add_seats), 4 bytes each in UTF-8. */
+#define TICKET_SECTION_NAME_BYTES (64 * 4 + 1)
+
+/* A section's seats, price and name, from the same cache. */
 typedef struct TicketSection
 {
 	int32		first_seat_id;
 	int32		capacity;
 	bool		seated;
 	int64		price_cents;	/* numeric(12,2) in cents */
+	char		name[TICKET_SECTION_NAME_BYTES];	/* as a buyer sees it */
 } TicketSection;
 
 extern void ticket_section(int64 concert_id, int32 section_id, TicketSection *out);

@@ -39,6 +39,7 @@ CREATE TABLE ticket.concert (
 	opened_at timestamptz,
 	closed_at timestamptz,
 	cancelled_at timestamptz,
+	announce_at timestamptz,
 	CHECK (sale_opens_at OPERATOR(pg_catalog.<) sale_closes_at),
 	CHECK (sale_closes_at OPERATOR(pg_catalog.<=) starts_at),
 	CHECK (per_user_limit OPERATOR(pg_catalog.>) 0),
@@ -57,6 +58,7 @@ COMMENT ON COLUMN ticket.concert.pow_bits IS 'Proof-of-work difficulty for joini
 COMMENT ON COLUMN ticket.concert.payment_timeout IS 'How long a checkout keeps its seats while the payment is in flight.';
 COMMENT ON COLUMN ticket.concert.payment_attempts IS 'Most attempts at one payment before it is dead-lettered and its order compensated.';
 COMMENT ON COLUMN ticket.concert.accept_late_payments IS 'Whether a payment that succeeds after its order was compensated re-sells the seats when they are still free (otherwise, and when they are not, it is refunded).';
+COMMENT ON COLUMN ticket.concert.announce_at IS 'From when buyers see the draft concert as coming up (ticket.browse_concerts); NULL: only once it is on sale.';
 COMMENT ON COLUMN ticket.concert.seat_count IS 'Seats and places generated so far; the next seat id is seat_count + 1.';
 
 CREATE TABLE ticket.section (
@@ -139,6 +141,9 @@ BEGIN
 	   OR c.sale_closes_at = 'infinity' OR c.sale_closes_at = '-infinity' THEN
 		RAISE EXCEPTION 'concert times must be finite' USING ERRCODE = '22023';
 	END IF;
+	IF c.announce_at = 'infinity' OR c.announce_at = '-infinity' THEN
+		RAISE EXCEPTION 'announce_at must be finite' USING ERRCODE = '22023';
+	END IF;
 	IF c.sale_opens_at >= c.sale_closes_at THEN
 		RAISE EXCEPTION 'the sale must open before it closes'
 			USING ERRCODE = '22023',
@@ -212,7 +217,8 @@ CREATE FUNCTION ticket.create_concert(
 	pow_bits integer DEFAULT 0,
 	payment_timeout interval DEFAULT '10 minutes',
 	payment_attempts integer DEFAULT 5,
-	accept_late_payments boolean DEFAULT true)
+	accept_late_payments boolean DEFAULT true,
+	announce_at timestamptz DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -236,6 +242,7 @@ BEGIN
 	c.payment_timeout := payment_timeout;
 	c.payment_attempts := payment_attempts;
 	c.accept_late_payments := accept_late_payments;
+	c.announce_at := announce_at;
 	IF starts_at <= now() THEN
 		RAISE EXCEPTION 'starts_at must be in the future'
 			USING ERRCODE = '22023', DETAIL = format('It was %s.', starts_at);
@@ -244,10 +251,10 @@ BEGIN
 
 	INSERT INTO ticket.concert AS k (title, venue, starts_at, sale_opens_at, sale_closes_at,
 		hold_ttl, per_user_limit, admit_rate, admission_ttl, max_active, queue, pow_bits,
-		payment_timeout, payment_attempts, accept_late_payments)
+		payment_timeout, payment_attempts, accept_late_payments, announce_at)
 	VALUES (c.title, c.venue, c.starts_at, c.sale_opens_at, c.sale_closes_at,
 		c.hold_ttl, c.per_user_limit, c.admit_rate, c.admission_ttl, c.max_active, c.queue, c.pow_bits,
-		c.payment_timeout, c.payment_attempts, c.accept_late_payments)
+		c.payment_timeout, c.payment_attempts, c.accept_late_payments, c.announce_at)
 	RETURNING k.concert_id INTO c.concert_id;
 	IF c.queue THEN
 		PERFORM ticket._create_queue(c.concert_id);
@@ -257,8 +264,8 @@ BEGIN
 	RETURN c.concert_id;
 END
 $$;
-COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean) IS
-	'Creates a draft concert with its sale settings and returns its concert_id.';
+COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz) IS
+	'Creates a draft concert with its sale settings and returns its concert_id; buyers see it from announce_at (coming up), or once it is on sale.';
 
 CREATE FUNCTION ticket.update_concert(
 	concert_id bigint,
@@ -276,7 +283,8 @@ CREATE FUNCTION ticket.update_concert(
 	pow_bits integer DEFAULT NULL,
 	payment_timeout interval DEFAULT NULL,
 	payment_attempts integer DEFAULT NULL,
-	accept_late_payments boolean DEFAULT NULL)
+	accept_late_payments boolean DEFAULT NULL,
+	announce_at timestamptz DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -309,6 +317,7 @@ BEGIN
 	c.payment_timeout := coalesce(payment_timeout, old.payment_timeout);
 	c.payment_attempts := coalesce(payment_attempts, old.payment_attempts);
 	c.accept_late_payments := coalesce(accept_late_payments, old.accept_late_payments);
+	c.announce_at := coalesce(announce_at, old.announce_at);
 	IF c.starts_at <> old.starts_at AND c.starts_at <= now() THEN
 		RAISE EXCEPTION 'starts_at must be in the future'
 			USING ERRCODE = '22023', DETAIL = format('It was %s.', c.starts_at);
@@ -336,7 +345,8 @@ BEGIN
 		   hold_ttl = c.hold_ttl, per_user_limit = c.per_user_limit,
 		   admit_rate = c.admit_rate, admission_ttl = c.admission_ttl, max_active = c.max_active,
 		   queue = c.queue, pow_bits = c.pow_bits, payment_timeout = c.payment_timeout,
-		   payment_attempts = c.payment_attempts, accept_late_payments = c.accept_late_payments
+		   payment_attempts = c.payment_attempts, accept_late_payments = c.accept_late_payments,
+		   announce_at = c.announce_at
 	 WHERE k.concert_id = concert_id;
 	IF c.queue AND NOT old.queue THEN
 		PERFORM ticket._create_queue(concert_id);
@@ -347,7 +357,7 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean) IS
+COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz) IS
 	'Changes a concert''s settings; NULL keeps a setting, max_active => 0 removes the cap.';
 
 CREATE FUNCTION ticket.open_sale(concert_id bigint)
@@ -618,3 +628,157 @@ END
 $$;
 COMMENT ON FUNCTION ticket.seat_map(bigint, integer) IS
 	'Draws a section in psql: one line per row (standing: per 50 places), . available, h held, x sold.';
+
+/*
+ * What a buyer sees of a seat, for SQL: the C rule (src/sale.c), the same
+ * labels and prices that hold, checkout and order_status return.
+ */
+CREATE FUNCTION ticket._seat_label(section text, seated boolean, row_no integer, seat_no integer)
+RETURNS text
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ticket_seat_label_sql';
+COMMENT ON FUNCTION ticket._seat_label(text, boolean, integer, integer) IS
+	'Internal: a seat''s printable label, "Floor A, row 3, seat 12" or "Pit, place 17". The rule every result that shows seats uses.';
+
+CREATE FUNCTION ticket._seats_json(concert_id bigint, seat_ids integer[])
+RETURNS json
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'ticket_seats_json_sql';
+COMMENT ON FUNCTION ticket._seats_json(bigint, integer[]) IS
+	'Internal: seats as a buyer sees them, a JSON array of objects with seat_id, section_id, section, row (null when standing), seat, label and price.';
+
+CREATE FUNCTION ticket._seats_total(concert_id bigint, seat_ids integer[])
+RETURNS numeric
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'ticket_seats_total_sql';
+COMMENT ON FUNCTION ticket._seats_total(bigint, integer[]) IS
+	'Internal: what the seats cost together, as checkout charges them.';
+
+/*
+ * A section's seats by state, from shared memory no older than
+ * ticket.catalogue_refresh (src/browse.c): a buyer's page load costs no
+ * seat scan.
+ */
+CREATE FUNCTION ticket._section_counts(concert_id bigint, section_id integer,
+	OUT available integer, OUT held integer, OUT sold integer, OUT counted_at timestamptz)
+RETURNS record
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'ticket_section_counts';
+COMMENT ON FUNCTION ticket._section_counts(bigint, integer) IS
+	'Internal: a section''s available, held and sold seats, counted at most ticket.catalogue_refresh ago (counted_at), by the free-seat rule of the holds.';
+
+/*
+ * What a buyer may see of a concert: on_sale while its sale is on,
+ * coming_up while it is a draft with seats from announce_at on, and NULL
+ * (not listed) otherwise.  The one rule of the browse functions.
+ */
+CREATE FUNCTION ticket._listed(c ticket.concert, at timestamptz)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+		WHEN $1.state = 'on_sale' AND $1.sale_closes_at > $2 THEN 'on_sale'
+		WHEN $1.state = 'draft' AND $1.announce_at <= $2 AND $1.seat_count > 0 AND $1.starts_at > $2 THEN 'coming_up'
+	END;
+$$;
+COMMENT ON FUNCTION ticket._listed(ticket.concert, timestamptz) IS
+	'Internal: how buyers see a concert at a time: on_sale, coming_up (a draft with seats, from announce_at), or NULL when it is not listed.';
+
+/* A concert a buyer may see, or P0002 that says the same for one that does not exist. */
+CREATE FUNCTION ticket._listed_concert(concert_id bigint)
+RETURNS ticket.concert
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+BEGIN
+	IF concert_id IS NULL THEN
+		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = concert_id;
+	IF NOT FOUND OR ticket._listed(c, now()) IS NULL THEN
+		RAISE EXCEPTION 'concert % is not on sale', concert_id
+			USING ERRCODE = 'P0002', HINT = 'ticket.browse_concerts() lists the concerts on sale and coming up.';
+	END IF;
+	RETURN c;
+END
+$$;
+COMMENT ON FUNCTION ticket._listed_concert(bigint) IS
+	'Internal: a concert buyers may see; P0002 alike for one that does not exist and one that is not listed.';
+
+CREATE FUNCTION ticket.browse_concerts()
+RETURNS TABLE (concert_id bigint, title text, venue text, starts_at timestamptz,
+	sale_opens_at timestamptz, sale_closes_at timestamptz, state text,
+	min_price numeric(12,2), max_price numeric(12,2), waiting_room boolean, available bigint)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.concert_id, c.title, c.venue, c.starts_at, c.sale_opens_at, c.sale_closes_at,
+		   ticket._listed(c, now()), p.min_price, p.max_price, c.queue, p.available
+	  FROM ticket.concert AS c
+	 CROSS JOIN LATERAL (
+		SELECT min(s.price) AS min_price, max(s.price) AS max_price,
+			   sum((ticket._section_counts(s.concert_id, s.section_id)).available)::bigint AS available
+		  FROM ticket.section AS s
+		 WHERE s.concert_id = c.concert_id) AS p
+	 WHERE c.state IN ('on_sale', 'draft') AND ticket._listed(c, now()) IS NOT NULL
+	 ORDER BY c.starts_at, c.concert_id;
+$$;
+COMMENT ON FUNCTION ticket.browse_concerts() IS
+	'For buyers: the concerts on sale and coming up (announced drafts), soonest first, with price range, whether a waiting room leads to the seats, and free seats (counted at most ticket.catalogue_refresh ago).';
+
+CREATE FUNCTION ticket.browse_sections(concert_id bigint)
+RETURNS TABLE (section_id integer, name text, grade text, price numeric(12,2), seated boolean,
+	seat_rows integer, seats_per_row integer, capacity integer, available integer, counted_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	PERFORM ticket._listed_concert(concert_id);
+	RETURN QUERY
+	SELECT s.section_id, s.name, s.grade, s.price, s.seated, s.seat_rows, s.seats_per_row, s.capacity,
+		   n.available, n.counted_at
+	  FROM ticket.section AS s
+	 CROSS JOIN LATERAL ticket._section_counts(s.concert_id, s.section_id) AS n
+	 WHERE s.concert_id = concert_id
+	 ORDER BY s.section_id;
+END
+$$;
+COMMENT ON FUNCTION ticket.browse_sections(bigint) IS
+	'For buyers: the sections of a concert on sale or coming up, with grade, price, capacity and free seats (counted at most ticket.catalogue_refresh ago, at counted_at); P0002 for a concert that is not listed.';
+
+CREATE FUNCTION ticket.browse_seats(concert_id bigint, section_id integer, only_free boolean DEFAULT false)
+RETURNS TABLE (seat_id integer, row_no integer, seat_no integer, label text, price numeric(12,2), free boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	s ticket.section;
+BEGIN
+	PERFORM ticket._listed_concert(concert_id);
+	IF section_id IS NULL OR only_free IS NULL THEN
+		RAISE EXCEPTION 'section_id and only_free must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO s FROM ticket.section AS x WHERE x.concert_id = concert_id AND x.section_id = section_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'concert % has no section %', concert_id, section_id USING ERRCODE = 'P0002';
+	END IF;
+	/* Never who holds a seat: free or not, by the holds' own rule. */
+	RETURN QUERY
+	SELECT t.seat_id, t.row_no, t.seat_no, ticket._seat_label(s.name, s.seated, t.row_no, t.seat_no),
+		   s.price, f.free
+	  FROM ticket.seat AS t
+	 CROSS JOIN LATERAL (SELECT ticket._seat_is_free(t.state, t.held_until, now()) AS free) AS f
+	 WHERE t.concert_id = concert_id
+	   AND t.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1
+	   AND (f.free OR NOT only_free)
+	 ORDER BY t.seat_id;
+END
+$$;
+COMMENT ON FUNCTION ticket.browse_seats(bigint, integer, boolean) IS
+	'For buyers: the seats or places of a section in order, with row, number, printable label, price and whether each is free now (never who holds it); only_free leaves out the others. P0002 for a concert that is not listed or a section it does not have.';

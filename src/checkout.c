@@ -74,17 +74,6 @@ StaticAssertDecl(W_COUNT <= TICKET_WRITER_MAX, "a checkout's tables fit in a Tic
 #define SET(slot, attnum, value) \
 	((slot)->tts_values[(attnum) - 1] = (value), (slot)->tts_isnull[(attnum) - 1] = false)
 
-/* An amount in cents as numeric(12,2) (22003 past its ten digits before the point). */
-static Datum
-cents_numeric(int64 cents)
-{
-	char		buf[32];
-
-	snprintf(buf, sizeof(buf), INT64_FORMAT ".%02d", cents / 100, (int) (cents % 100));
-	return DirectFunctionCall3(numeric_in, CStringGetDatum(buf), ObjectIdGetDatum(InvalidOid),
-							   Int32GetDatum(((12 << 16) | 2) + VARHDRSZ));
-}
-
 static void
 push_key(JsonbParseState **st, const char *key)
 {
@@ -198,16 +187,25 @@ order_of_hold(Catalog *cat, int64 hold_id)
 	return order_id;
 }
 
+/* The ticket.checkout_result row type of the installed version. */
+static void
+result_type(FunctionCallInfo fcinfo, TupleDesc *tupdesc)
+{
+	if (get_call_result_type(fcinfo, NULL, tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	/* before 0.6 the result had no seats (5 attributes): heap_form_tuple takes the first 5 */
+	Assert((*tupdesc)->natts == 5 || (*tupdesc)->natts == 6);
+}
+
 /* The ticket.checkout_result of a call that made no order. */
 static Datum
 status_result(FunctionCallInfo fcinfo, const char *status)
 {
 	TupleDesc	tupdesc;
-	Datum		values[5] = {0};
-	bool		nulls[5] = {true, true, false, true, true};
+	Datum		values[6] = {0};
+	bool		nulls[6] = {true, true, false, true, true, true};
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	result_type(fcinfo, &tupdesc);
 	values[2] = CStringGetTextDatum(status);
 	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
 }
@@ -251,12 +249,15 @@ order_result(FunctionCallInfo fcinfo, Catalog *cat, int64 order_id)
 	ScanKeyData skey;
 	IndexScanDesc scan;
 	TupleDesc	tupdesc;
-	Datum		values[5] = {0};
-	bool		nulls[5] = {false, true, false, false, false};
+	Datum		values[6] = {0};
+	bool		nulls[6] = {false, true, false, false, false, false};
 	bool		isnull;
+	ArrayType  *seat_ids;
+	int64		concert_id;
+	int			n;
+	TicketSeatRef *refs;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	result_type(fcinfo, &tupdesc);
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(order_id));
 	scan = index_beginscan(orders, orders_pkey, snap, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
@@ -267,7 +268,13 @@ order_result(FunctionCallInfo fcinfo, Catalog *cat, int64 order_id)
 	values[2] = CStringGetTextDatum(DatumGetCString(values[2]));
 	values[3] = datumCopy(slot_getattr(slot, cat->o_amount, &isnull), false, -1);
 	values[4] = TimestampTzGetDatum(DatumGetTimestampTz(slot_getattr(slot, cat->o_pay_by, &isnull)));
+	concert_id = DatumGetInt64(slot_getattr(slot, cat->o_concert_id, &isnull));
+	seat_ids = DatumGetArrayTypePCopy(slot_getattr(slot, cat->o_seat_ids, &isnull));
 	index_endscan(scan);
+	n = ArrayGetNItems(ARR_NDIM(seat_ids), ARR_DIMS(seat_ids));
+	refs = palloc(sizeof(TicketSeatRef) * Max(n, 1));
+	ticket_seat_refs(concert_id, (int32 *) ARR_DATA_PTR(seat_ids), n, refs);
+	values[5] = ticket_seats_json(concert_id, refs, n, NULL);
 
 	scan = index_beginscan(payment, payment_order, snap, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
@@ -364,6 +371,8 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	int32	   *seats;
 	int			n;
 	HeapTuple  *seat_rows;
+	TicketSeatRef *refs;
+	Datum		seats_json;
 	Snapshot	snap;
 	bool		owned = true;
 	int64		cents = 0;
@@ -373,8 +382,8 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	TicketWriter w;
 	bool		isnull;
 	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
 
 	/* In the order the SQL version checked: each argument whole, one after the other. */
 	if (PG_ARGISNULL(0))
@@ -451,6 +460,7 @@ ticket_checkout(PG_FUNCTION_ARGS)
 		ticket_lock_seat(concert_id, seats[i]);
 	rels[W_SEAT] = table_open(cat->seat, RowExclusiveLock);
 	seat_rows = palloc(sizeof(HeapTuple) * n);
+	refs = palloc(sizeof(TicketSeatRef) * n);
 	read_locked_seats(cat, rels[W_SEAT], concert_id, seats, n, seat_rows);
 	seat_row = MakeSingleTupleTableSlot(RelationGetDescr(rels[W_SEAT]), &TTSOpsHeapTuple);
 	for (int i = 0; i < n; i++)
@@ -461,10 +471,11 @@ ticket_checkout(PG_FUNCTION_ARGS)
 		holder = slot_getattr(seat_row, cat->s_hold_id, &isnull);
 		owned = owned && !isnull && DatumGetInt64(holder) == hold_id &&
 			DatumGetObjectId(slot_getattr(seat_row, cat->s_state, &isnull)) == cat->held;
-		cents += ticket_section_price_cents(concert_id,
-											DatumGetInt32(slot_getattr(seat_row, cat->s_section_id, &isnull)));
+		ticket_seat_ref(seat_rows[i], RelationGetDescr(rels[W_SEAT]), &refs[i]);
 	}
 	ExecDropSingleTupleTableSlot(seat_row);
+	/* What a buyer sees, and the amount: the sum of the seats' prices. */
+	seats_json = ticket_seats_json(concert_id, refs, n, &cents);
 	if (!owned)
 	{
 		/*
@@ -488,7 +499,7 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	/* 4. The writes: the seats and the hold until pay_by, the order, its charge, the key, the event. */
 	pay_by = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now),
 													 IntervalPGetDatum(&concert.payment_timeout)));
-	amount = cents_numeric(cents);
+	amount = ticket_cents_numeric(cents);
 	rels[W_ORDERS] = table_open(cat->orders, RowExclusiveLock);
 	rels[W_PAYMENT] = table_open(cat->payment, RowExclusiveLock);
 	rels[W_EVENT] = table_open(cat->event, RowExclusiveLock);
@@ -566,13 +577,13 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	}
 	close_all(rels, hold_row, NULL);
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	result_type(fcinfo, &tupdesc);
 	values[0] = Int64GetDatum(order_id);
 	values[1] = Int64GetDatum(payment_id);
 	values[2] = CStringGetTextDatum("pending");
 	values[3] = amount;
 	values[4] = TimestampTzGetDatum(pay_by);
+	values[5] = seats_json;
 	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
 }
 

@@ -26,7 +26,8 @@ CREATE TABLE ticket.orders (
 
 CREATE INDEX orders_pending_idx ON ticket.orders (pay_by) WHERE state = 'pending';
 
-CREATE INDEX orders_buyer_idx ON ticket.orders (concert_id, user_id);
+/* A buyer's orders, of one concert or of all (ticket.my_orders). */
+CREATE INDEX orders_user_idx ON ticket.orders (user_id, concert_id);
 COMMENT ON TABLE ticket.orders IS
 	'One order per checked-out hold: its seats, amount, and the deadline for its payment (pay_by).';
 
@@ -51,17 +52,18 @@ CREATE TYPE ticket.checkout_result AS (
 	payment_id bigint,
 	status text,
 	amount numeric(12,2),
-	pay_by timestamptz
+	pay_by timestamptz,
+	seats json
 );
 COMMENT ON TYPE ticket.checkout_result IS
-	'Result of ticket.checkout: status pending (order and payment created; pay_by is the deadline), or, for a replayed key, the order''s state now (pending, paid, cancelled, refunded); expired, released or closed when the hold could not be checked out (the rest NULL).';
+	'Result of ticket.checkout and ticket.order_status: status pending (order and payment created; pay_by is the deadline), or, for a replayed key, the order''s state now (pending, paid, cancelled, refunded); expired, released or closed when the hold could not be checked out (the rest NULL). seats: a JSON array of seat_id, section_id, section, row, seat, label, price.';
 
 CREATE FUNCTION ticket._order_result(order_id bigint)
 RETURNS ticket.checkout_result
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT o.order_id, p.payment_id, o.state::text, o.amount, o.pay_by
+	SELECT o.order_id, p.payment_id, o.state::text, o.amount, o.pay_by, ticket._seats_json(o.concert_id, o.seat_ids)
 	  FROM ticket.orders AS o
 	  LEFT JOIN ticket.payment AS p ON p.order_id = o.order_id AND p.kind = 'charge'
 	 WHERE o.order_id = $1;

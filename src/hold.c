@@ -492,29 +492,65 @@ unlock_seats(int64 concert_id, int32 *seats, int n)
 }
 
 /*
- * Build the ticket.hold_result row and count the outcome.
+ * The seats of a hold as a buyer sees them, from the seat rows the hold
+ * read (refs, before the tables are closed) or, for a replayed key, looked
+ * up by id.
+ */
+static TicketSeatRef *
+refs_of_rows(Tables *t, HeapTuple *rows, int n)
+{
+	TicketSeatRef *refs = palloc(sizeof(TicketSeatRef) * n);
+
+	for (int i = 0; i < n; i++)
+		ticket_seat_ref(rows[i], RelationGetDescr(t->seat), &refs[i]);
+	return refs;
+}
+
+/*
+ * Build the ticket.hold_result row and count the outcome.  A hold carries
+ * its seats with their labels and prices, and their total.
  */
 static Datum
 finish(FunctionCallInfo fcinfo, HoldStatus status, const char *replay_status,
-	   int64 hold_id, TimestampTz expires_at, Datum seat_ids)
+	   int64 hold_id, TimestampTz expires_at, Datum seat_ids,
+	   int64 concert_id, TicketSeatRef *refs)
 {
 	TupleDesc	tupdesc;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	/* before 0.6 the result had no total and seats (4 attributes) */
+	Assert(tupdesc->natts == 4 || tupdesc->natts == lengthof(values));
 	tupdesc = BlessTupleDesc(tupdesc);
 
 	values[1] = CStringGetTextDatum(replay_status ? replay_status : hold_status_names[status]);
-	if (hold_id != 0)
+	if (hold_id != 0 && tupdesc->natts < lengthof(values))
 	{
 		values[0] = Int64GetDatum(hold_id);
 		values[2] = TimestampTzGetDatum(expires_at);
 		values[3] = seat_ids;
 	}
+	else if (hold_id != 0)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(seat_ids);
+		int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+		int64		total;
+
+		if (refs == NULL)
+		{
+			refs = palloc(sizeof(TicketSeatRef) * Max(n, 1));
+			ticket_seat_refs(concert_id, (int32 *) ARR_DATA_PTR(arr), n, refs);
+		}
+		values[0] = Int64GetDatum(hold_id);
+		values[2] = TimestampTzGetDatum(expires_at);
+		values[3] = seat_ids;
+		values[5] = ticket_seats_json(concert_id, refs, n, &total);
+		values[4] = ticket_cents_numeric(total);
+	}
 	else
-		nulls[0] = nulls[2] = nulls[3] = true;
+		nulls[0] = nulls[2] = nulls[3] = nulls[4] = nulls[5] = true;
 
 	if (replay_status == NULL)
 		ticket_count(TICKET_COUNTER_HOLD_HELD + status, 1);
@@ -560,6 +596,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 	int			n;
 	Sale		sale;
 	Replay		replay;
+	TicketSeatRef *refs;
 	StringInfoData request;
 	Tables		t;
 	Snapshot	snap;
@@ -615,7 +652,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 	if (!rate_allows(user_id, client_key))
 	{
 		tables_close(&t);
-		return finish(fcinfo, HOLD_RATE_LIMITED, NULL, 0, 0, 0);
+		return finish(fcinfo, HOLD_RATE_LIMITED, NULL, 0, 0, 0, 0, NULL);
 	}
 	/* A closed sale answers closed, pass or not (a waiting room ends with it). */
 	if (sale.open)
@@ -632,7 +669,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 		 (ActiveSnapshotSet() && !read_seats(&t, GetActiveSnapshot(), concert_id, seats, n, NULL))))
 	{
 		tables_close(&t);
-		return finish(fcinfo, sale.open ? HOLD_TAKEN : HOLD_CLOSED, NULL, 0, 0, 0);
+		return finish(fcinfo, sale.open ? HOLD_TAKEN : HOLD_CLOSED, NULL, 0, 0, 0, 0, NULL);
 	}
 
 	/* 2. Lock the buyer; a retried call finds its hold before anything else. */
@@ -647,8 +684,8 @@ ticket_hold(PG_FUNCTION_ARGS)
 			tables_close(&t);
 			if (replay.found)
 				return finish(fcinfo, HOLD_HELD, replay.status, replay.hold_id,
-							  replay.expires_at, replay.seat_ids);
-			return finish(fcinfo, HOLD_CLOSED, NULL, 0, 0, 0);
+							  replay.expires_at, replay.seat_ids, concert_id, NULL);
+			return finish(fcinfo, HOLD_CLOSED, NULL, 0, 0, 0, 0, NULL);
 		}
 	}
 
@@ -662,7 +699,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 		{
 			unlock_seats(concert_id, seats, i);
 			tables_close(&t);
-			return finish(fcinfo, HOLD_TAKEN, NULL, 0, 0, 0);
+			return finish(fcinfo, HOLD_TAKEN, NULL, 0, 0, 0, 0, NULL);
 		}
 	}
 
@@ -686,13 +723,14 @@ ticket_hold(PG_FUNCTION_ARGS)
 	{
 		unlock_seats(concert_id, seats, n);
 		tables_close(&t);
-		return finish(fcinfo, status, NULL, 0, 0, 0);
+		return finish(fcinfo, status, NULL, 0, 0, 0, 0, NULL);
 	}
 
 	/* 5. Insert the hold and mark its seats held. */
 	hold_id = write_hold(&t, concert_id, user_id, seats, rows, n, &sale, key, request.data);
+	refs = refs_of_rows(&t, rows, n);
 	tables_close(&t);
-	return finish(fcinfo, HOLD_HELD, NULL, hold_id, sale.expires_at, int4_array(seats, n));
+	return finish(fcinfo, HOLD_HELD, NULL, hold_id, sale.expires_at, int4_array(seats, n), concert_id, refs);
 }
 
 /*
@@ -789,6 +827,7 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 	text	   *key;
 	Sale		sale;
 	Replay		replay;
+	TicketSeatRef *refs;
 	char		request[64];
 	Tables		t;
 	Snapshot	snap;
@@ -837,7 +876,7 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 	if (!rate_allows(user_id, client_key))
 	{
 		tables_close(&t);
-		return finish(fcinfo, HOLD_RATE_LIMITED, NULL, 0, 0, 0);
+		return finish(fcinfo, HOLD_RATE_LIMITED, NULL, 0, 0, 0, 0, NULL);
 	}
 	ticket_lock_user(concert_id, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id));
 	snap = RegisterSnapshot(GetLatestSnapshot());
@@ -851,7 +890,7 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 			UnregisterSnapshot(snap);
 			tables_close(&t);
 			return finish(fcinfo, HOLD_HELD, replay.status, replay.hold_id,
-						  replay.expires_at, replay.seat_ids);
+						  replay.expires_at, replay.seat_ids, concert_id, NULL);
 		}
 	}
 	if (!sale.open)
@@ -864,7 +903,7 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 	{
 		UnregisterSnapshot(snap);
 		tables_close(&t);
-		return finish(fcinfo, status, NULL, 0, 0, 0);
+		return finish(fcinfo, status, NULL, 0, 0, 0, 0, NULL);
 	}
 
 	got = palloc(sizeof(int32) * quantity);
@@ -920,13 +959,15 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 
 			UnregisterSnapshot(snap);
 			hold_id = write_hold(&t, concert_id, user_id, got, rows, ngot, &sale, key, request);
+			refs = refs_of_rows(&t, rows, ngot);
 			tables_close(&t);
-			return finish(fcinfo, HOLD_HELD, NULL, hold_id, sale.expires_at, int4_array(got, ngot));
+			return finish(fcinfo, HOLD_HELD, NULL, hold_id, sale.expires_at, int4_array(got, ngot),
+						  concert_id, refs);
 		}
 		unlock_seats(concert_id, got, ngot);
 		if (attempt == TICKET_SCAN_RETRIES - 1)
 			UnregisterSnapshot(snap);
 	}
 	tables_close(&t);
-	return finish(fcinfo, status, NULL, 0, 0, 0);
+	return finish(fcinfo, status, NULL, 0, 0, 0, 0, NULL);
 }

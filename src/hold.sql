@@ -13,10 +13,12 @@ CREATE TYPE ticket.hold_result AS (
 	hold_id bigint,
 	status text,
 	expires_at timestamptz,
-	seat_ids integer[]
+	seat_ids integer[],
+	total numeric(12,2),
+	seats json
 );
 COMMENT ON TYPE ticket.hold_result IS
-	'Result of ticket.hold and ticket.hold_best: status held (with hold_id, expires_at, seat_ids), or taken, limit, closed, sold_out, no_adjacent, rate_limited, blocked (the rest NULL); a replayed idempotency key returns its hold with its current state.';
+	'Result of ticket.hold and ticket.hold_best: status held (with hold_id, expires_at, seat_ids, their total price and seats: a JSON array of seat_id, section_id, section, row, seat, label, price), or taken, limit, closed, sold_out, no_adjacent, rate_limited, blocked (the rest NULL); a replayed idempotency key returns its hold with its current state.';
 
 CREATE SEQUENCE ticket.hold_id_seq;
 
@@ -39,7 +41,8 @@ CREATE TABLE ticket.hold (
 );
 ALTER SEQUENCE ticket.hold_id_seq OWNED BY ticket.hold.hold_id;
 
-CREATE INDEX hold_buyer_idx ON ticket.hold (concert_id, user_id);
+/* A buyer's holds, of one concert (the per-user limit) or of all (ticket.my_holds). */
+CREATE INDEX hold_user_idx ON ticket.hold (user_id, concert_id);
 
 /* What the worker expires: active holds by expiry. */
 CREATE INDEX hold_active_idx ON ticket.hold (expires_at) WHERE state = 'active';

@@ -20,8 +20,8 @@ GRANT EXECUTE ON FUNCTION ticket._waiting(ticket.queue) TO ticket_admin, ticket_
 GRANT EXECUTE ON FUNCTION ticket._seat_is_free(ticket.seat_state, timestamptz, timestamptz) TO ticket_admin;
 GRANT EXECUTE ON FUNCTION ticket.metrics(), ticket.counters(), ticket.preloaded() TO ticket_monitor;
 GRANT EXECUTE ON FUNCTION
-	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean),
-	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean),
+	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz),
+	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz),
 	ticket.open_sale(bigint),
 	ticket.close_sale(bigint),
 	ticket.cancel_concert(bigint),
@@ -65,8 +65,21 @@ GRANT EXECUTE ON FUNCTION
 	ticket.leave_queue(bigint, text),
 	ticket.challenge(bigint, text),
 	ticket.checkout(bigint, text, text),
-	ticket.order_status(bigint, text)
+	ticket.order_status(bigint, text),
+	ticket.browse_concerts(),
+	ticket.browse_sections(bigint),
+	ticket.browse_seats(bigint, integer, boolean),
+	ticket.my_holds(text, bigint, bigint, integer),
+	ticket.my_orders(text, bigint, bigint, integer)
 TO ticket_customer;
+/* The box office sees what buyers see, and a buyer's holds and orders (support). */
+GRANT EXECUTE ON FUNCTION
+	ticket.browse_concerts(),
+	ticket.browse_sections(bigint),
+	ticket.browse_seats(bigint, integer, boolean),
+	ticket.my_holds(text, bigint, bigint, integer),
+	ticket.my_orders(text, bigint, bigint, integer)
+TO ticket_admin;
 GRANT EXECUTE ON FUNCTION ticket.preloaded() TO ticket_admin, ticket_customer, ticket_adapter;
 REVOKE ALL ON FUNCTION ticket._try_lock_payments(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ticket._setting_share(text, double precision) FROM PUBLIC;

@@ -10,10 +10,12 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -22,6 +24,8 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/json.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -121,11 +125,13 @@ ticket_buyer_seats(Relation hold, Relation hold_buyer, Snapshot snap, int64 conc
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	int64		seats = 0;
 	Catalog    *cat = ticket_catalog();
+	/* hold_user_idx is (user_id, concert_id); 0.5's hold_buyer_idx, (concert_id, user_id) */
+	int			u = cat->hold_buyer_user_first ? 0 : 1;
 
 	slot = table_slot_create(hold, NULL);
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
-	ScanKeyEntryInitialize(&key[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
-						   hold_buyer->rd_indcollation[1], F_TEXTEQ, PointerGetDatum(user_id));
+	ScanKeyEntryInitialize(&key[u], 0, u + 1, BTEqualStrategyNumber, InvalidOid,
+						   hold_buyer->rd_indcollation[u], F_TEXTEQ, PointerGetDatum(user_id));
+	ScanKeyInit(&key[1 - u], 2 - u, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
 	scan = index_beginscan(hold, hold_buyer, snap, 2, 0);
 	index_rescan(scan, key, 2, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
@@ -452,4 +458,209 @@ ticket_own_order_sql(PG_FUNCTION_ARGS)
 	ExecDropSingleTupleTableSlot(row);
 	table_close(orders, NoLock);
 	PG_RETURN_DATUM(result);
+}
+
+/*
+ * How a buyer sees a seat: its section's name, and row and seat number, or
+ * place number for a standing section.  "Floor A, row 3, seat 12",
+ * "Pit, place 17".  Every result that shows seats to a buyer (holds,
+ * checkouts, orders, ticket.browse_seats) prints them with this one rule.
+ */
+void
+ticket_seat_label(StringInfo buf, const char *section, bool seated, int32 row_no, int32 seat_no)
+{
+	if (seated)
+		appendStringInfo(buf, "%s, row %d, seat %d", section, row_no, seat_no);
+	else
+		appendStringInfo(buf, "%s, place %d", section, seat_no);
+}
+
+/* A seat row's section, row and number (row 0 for a standing place). */
+void
+ticket_seat_ref(HeapTuple row, TupleDesc desc, TicketSeatRef *out)
+{
+	Catalog    *cat = ticket_catalog();
+	bool		isnull;
+	Datum		row_no;
+
+	out->seat_id = DatumGetInt32(heap_getattr(row, cat->s_seat_id, desc, &isnull));
+	out->section_id = DatumGetInt32(heap_getattr(row, cat->s_section_id, desc, &isnull));
+	row_no = heap_getattr(row, cat->s_row_no, desc, &isnull);
+	out->row_no = isnull ? 0 : DatumGetInt32(row_no);
+	out->seat_no = DatumGetInt32(heap_getattr(row, cat->s_seat_no, desc, &isnull));
+}
+
+/*
+ * The same for seats by id, as the calling statement sees them; a seat id
+ * the concert does not have is P0002.
+ */
+void
+ticket_seat_refs(int64 concert_id, const int32 *seat_ids, int n, TicketSeatRef *out)
+{
+	Catalog    *cat = ticket_catalog();
+	Relation	seat = table_open(cat->seat, AccessShareLock);
+	Relation	pkey = index_open(cat->seat_pkey, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(seat, NULL);
+	Snapshot	snap = RegisterSnapshot(GetActiveSnapshot() ? GetActiveSnapshot() : GetTransactionSnapshot());
+	IndexScanDesc scan = index_beginscan(seat, pkey, snap, 2, 0);
+
+	for (int i = 0; i < n; i++)
+	{
+		ScanKeyData key[2];
+		bool		should_free;
+		HeapTuple	row;
+
+		ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
+		ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(seat_ids[i]));
+		index_rescan(scan, key, 2, NULL, 0);
+		if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+			ereport(ERROR,
+					errcode(ERRCODE_NO_DATA_FOUND),
+					errmsg("concert " INT64_FORMAT " has no seat %d", concert_id, seat_ids[i]));
+		row = ExecFetchSlotHeapTuple(slot, false, &should_free);
+		ticket_seat_ref(row, RelationGetDescr(seat), &out[i]);
+		if (should_free)
+			heap_freetuple(row);
+	}
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(pkey, NoLock);
+	table_close(seat, NoLock);
+}
+
+/*
+ * The seats as a buyer sees them, a JSON array of objects with seat_id,
+ * section_id, section, row (null standing), seat, label and price, and
+ * their total in cents (what checkout charges).  json, not a composite
+ * array: every driver turns it into its own objects.
+ */
+Datum
+ticket_seats_json(int64 concert_id, const TicketSeatRef *seats, int n, int64 *total_cents)
+{
+	StringInfoData buf;
+	int64		total = 0;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	for (int i = 0; i < n; i++)
+	{
+		TicketSection s;
+		StringInfoData label;
+
+		ticket_section(concert_id, seats[i].section_id, &s);
+		total += s.price_cents;
+		initStringInfo(&label);
+		ticket_seat_label(&label, s.name, s.seated, seats[i].row_no, seats[i].seat_no);
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfo(&buf, "{\"seat_id\": %d, \"section_id\": %d, \"section\": ",
+						 seats[i].seat_id, seats[i].section_id);
+		escape_json(&buf, s.name);
+		if (s.seated)
+			appendStringInfo(&buf, ", \"row\": %d", seats[i].row_no);
+		else
+			appendStringInfoString(&buf, ", \"row\": null");
+		appendStringInfo(&buf, ", \"seat\": %d, \"label\": ", seats[i].seat_no);
+		escape_json(&buf, label.data);
+		appendStringInfo(&buf, ", \"price\": " INT64_FORMAT ".%02d}",
+						 s.price_cents / 100, (int) (s.price_cents % 100));
+		pfree(label.data);
+	}
+	appendStringInfoChar(&buf, ']');
+	if (total_cents)
+		*total_cents = total;
+	return PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
+}
+
+/* An amount in cents as numeric(12,2) (22003 past its ten digits before the point). */
+Datum
+ticket_cents_numeric(int64 cents)
+{
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), INT64_FORMAT ".%02d", cents / 100, (int) (cents % 100));
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(buf), ObjectIdGetDatum(InvalidOid),
+							   Int32GetDatum(((12 << 16) | 2) + VARHDRSZ));
+}
+
+PG_FUNCTION_INFO_V1(ticket_seat_label_sql);
+
+/* ticket._seat_label(section, seated, row_no, seat_no): the rule for SQL. */
+Datum
+ticket_seat_label_sql(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	char	   *section;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3) || (PG_GETARG_BOOL(1) && PG_ARGISNULL(2)))
+		PG_RETURN_NULL();
+	section = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	initStringInfo(&buf);
+	ticket_seat_label(&buf, section, PG_GETARG_BOOL(1), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2),
+					  PG_GETARG_INT32(3));
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+}
+
+/* The seat ids of an int4[] (NULL elements are not seats: 22004). */
+static int32 *
+seat_ids_of(ArrayType *arr, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int32	   *ids;
+
+	deconstruct_array(arr, INT4OID, sizeof(int32), true, TYPALIGN_INT, &elems, &nulls, n);
+	ids = palloc(sizeof(int32) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					errmsg("seat_ids must not contain NULL"));
+		ids[i] = DatumGetInt32(elems[i]);
+	}
+	return ids;
+}
+
+PG_FUNCTION_INFO_V1(ticket_seats_json_sql);
+
+/*
+ * ticket._seats_json(concert_id, seat_ids): the seats as a buyer sees them
+ * (the same JSON as hold and checkout return).
+ */
+Datum
+ticket_seats_json_sql(PG_FUNCTION_ARGS)
+{
+	int			n;
+	int32	   *ids;
+	TicketSeatRef *refs;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	ids = seat_ids_of(PG_GETARG_ARRAYTYPE_P(1), &n);
+	refs = palloc(sizeof(TicketSeatRef) * Max(n, 1));
+	ticket_seat_refs(PG_GETARG_INT64(0), ids, n, refs);
+	PG_RETURN_DATUM(ticket_seats_json(PG_GETARG_INT64(0), refs, n, NULL));
+}
+
+PG_FUNCTION_INFO_V1(ticket_seats_total_sql);
+
+/* ticket._seats_total(concert_id, seat_ids): what the seats cost together. */
+Datum
+ticket_seats_total_sql(PG_FUNCTION_ARGS)
+{
+	int			n;
+	int32	   *ids;
+	int64		total = 0;
+	TicketSeatRef *refs;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	ids = seat_ids_of(PG_GETARG_ARRAYTYPE_P(1), &n);
+	refs = palloc(sizeof(TicketSeatRef) * Max(n, 1));
+	ticket_seat_refs(PG_GETARG_INT64(0), ids, n, refs);
+	for (int i = 0; i < n; i++)
+		total += ticket_section_price_cents(PG_GETARG_INT64(0), refs[i].section_id);
+	PG_RETURN_DATUM(ticket_cents_numeric(total));
 }

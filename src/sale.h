@@ -8,7 +8,9 @@
 #define TICKET_SALE_H
 
 #include "access/attnum.h"
+#include "access/htup.h"
 #include "executor/tuptable.h"
+#include "lib/stringinfo.h"
 #include "nodes/execnodes.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
@@ -48,5 +50,20 @@ extern TupleTableSlot *ticket_changed_row(TicketWriter *w, int i, TupleTableSlot
 extern TupleTableSlot *ticket_find_row(Relation rel, Oid index, AttrNumber keyatt, int64 key, bool lock);
 extern TupleTableSlot *ticket_own_row(Relation rel, Oid index, AttrNumber keyatt, AttrNumber useratt, int64 key,
 									  text *user_id, bool lock, const char *what, const char *hint);
+
+/* Seats as a buyer sees them: labels, prices and the JSON every result carries. */
+typedef struct TicketSeatRef
+{
+	int32		seat_id;
+	int32		section_id;
+	int32		row_no;			/* 0 for a standing place */
+	int32		seat_no;		/* or place number */
+} TicketSeatRef;
+
+extern void ticket_seat_label(StringInfo buf, const char *section, bool seated, int32 row_no, int32 seat_no);
+extern void ticket_seat_ref(HeapTuple row, TupleDesc desc, TicketSeatRef *out);
+extern void ticket_seat_refs(int64 concert_id, const int32 *seat_ids, int n, TicketSeatRef *out);
+extern Datum ticket_seats_json(int64 concert_id, const TicketSeatRef *seats, int n, int64 *total_cents);
+extern Datum ticket_cents_numeric(int64 cents);
 
 #endif							/* TICKET_SALE_H */

@@ -4,8 +4,8 @@
  *
  * Locking rules: the shared state holds only atomic counters and values
  * written once by the postmaster before any backend starts, so it needs no
- * LWLock.  The rate-limit buckets (src/ratelimit.c) have a tranche of their
- * own, documented there.
+ * LWLock.  The rate-limit buckets (src/ratelimit.c) and the section counts
+ * (src/browse.c) have a tranche of their own each, documented there.
  */
 #include "postgres.h"
 
@@ -85,6 +85,7 @@ _PG_init(void)
 
 	ticket_ratelimit_define_gucs();
 	ticket_worker_define_gucs();
+	ticket_browse_define_gucs();
 
 	/*
 	 * Loaded later, by a backend calling one of our functions: the functions
@@ -114,6 +115,7 @@ ticket_shmem_request(void)
 
 	RequestAddinShmemSpace(MAXALIGN(sizeof(TicketSharedState)));
 	ticket_ratelimit_shmem_request();
+	ticket_browse_shmem_request();
 }
 
 /*
@@ -137,6 +139,7 @@ ticket_shmem_startup(void)
 			pg_atomic_init_u64(&ticket_shared->counters[i], 0);
 	}
 	ticket_ratelimit_shmem_startup();
+	ticket_browse_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

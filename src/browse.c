@@ -1,0 +1,257 @@
+/*
+ * browse.c
+ *		What a buyer's page reads on every load: how many seats of a section
+ *		are free.  Counting a 20,000-seat section takes milliseconds; a
+ *		spike loads the page thousands of times a second.  So the counts are
+ *		kept in shared memory, one entry per section, and recounted at most
+ *		every ticket.catalogue_refresh milliseconds, by the first caller who
+ *		finds them older than that (the others meanwhile read the last
+ *		count).  No write, no WAL: a hot standby serves them too.  A hold is
+ *		still the only authority on whether a seat can be had.
+ *
+ * Locking rules: one LWLock of its own tranche guards the table.  Readers
+ * take it shared; the caller who recounts marks the entry (counting_since)
+ * under the exclusive lock, counts without the lock, and stores the result
+ * under it again.  A recount that fails leaves the mark, which another
+ * caller ignores after TICKET_RECOUNT_STUCK.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "sale.h"
+#include "ticket.h"
+
+#define TICKET_COUNTS_TRANCHE	"ticket section counts"
+#define TICKET_COUNTS_SECTIONS	10000
+#define TICKET_RECOUNT_STUCK	(5 * USECS_PER_SEC)
+#define TICKET_COUNTS_FORGET	(60 * USECS_PER_SEC)
+
+typedef struct CountKey
+{
+	int64		concert_id;
+	int32		section_id;
+} CountKey;
+
+typedef struct SectionCounts
+{
+	CountKey	key;			/* hash key */
+	int32		available;
+	int32		held;
+	int32		sold;
+	TimestampTz counted_at;		/* 0: never counted */
+	TimestampTz counting_since; /* 0: nobody is recounting */
+} SectionCounts;
+
+static int	catalogue_refresh = 1000;
+static HTAB *counts = NULL;
+static LWLock *counts_lock = NULL;
+
+void
+ticket_browse_define_gucs(void)
+{
+	DefineCustomIntVariable("ticket.catalogue_refresh",
+							"How old a section's free-seat count may be before a buyer's read recounts it.",
+							"0 counts on every call (a seat scan per section).",
+							&catalogue_refresh, 1000, 0, 60000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+}
+
+void
+ticket_browse_shmem_request(void)
+{
+	RequestAddinShmemSpace(hash_estimate_size(TICKET_COUNTS_SECTIONS, sizeof(SectionCounts)));
+	RequestNamedLWLockTranche(TICKET_COUNTS_TRANCHE, 1);
+}
+
+/* From the shmem_startup hook, under AddinShmemInitLock. */
+void
+ticket_browse_shmem_startup(void)
+{
+	HASHCTL		info;
+
+	info.keysize = sizeof(CountKey);
+	info.entrysize = sizeof(SectionCounts);
+	counts = ShmemInitHash("ticket section counts", TICKET_COUNTS_SECTIONS, TICKET_COUNTS_SECTIONS,
+						   &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+	counts_lock = &(GetNamedLWLockTranche(TICKET_COUNTS_TRANCHE))->lock;
+}
+
+/*
+ * Count a section's seats by state, as the calling statement sees them, with
+ * the free-seat rule of the hold paths (src/sale.c) at the time given.
+ */
+static void
+count_section(int64 concert_id, int32 section_id, TimestampTz at, SectionCounts *out)
+{
+	Catalog    *cat = ticket_catalog();
+	TicketSection s;
+	Relation	seat;
+	Relation	pkey;
+	TupleTableSlot *slot;
+	Snapshot	snap;
+	IndexScanDesc scan;
+	ScanKeyData key[3];
+
+	ticket_section(concert_id, section_id, &s);
+	seat = table_open(cat->seat, AccessShareLock);
+	pkey = index_open(cat->seat_pkey, AccessShareLock);
+	slot = table_slot_create(seat, NULL);
+	snap = RegisterSnapshot(GetActiveSnapshot() ? GetActiveSnapshot() : GetTransactionSnapshot());
+	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
+	ScanKeyInit(&key[1], 2, BTGreaterEqualStrategyNumber, F_INT4GE, Int32GetDatum(s.first_seat_id));
+	ScanKeyInit(&key[2], 2, BTLessEqualStrategyNumber, F_INT4LE,
+				Int32GetDatum(s.first_seat_id + s.capacity - 1));
+	scan = index_beginscan(seat, pkey, snap, 3, 0);
+	index_rescan(scan, key, 3, NULL, 0);
+	out->available = out->held = out->sold = 0;
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+
+		if (ticket_seat_is_free(slot, at))
+			out->available++;
+		else if (DatumGetObjectId(slot_getattr(slot, cat->s_state, &isnull)) == cat->sold)
+			out->sold++;
+		else
+			out->held++;
+	}
+	out->counted_at = at;
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(pkey, NoLock);
+	table_close(seat, NoLock);
+}
+
+/* Make room: forget the sections nobody has read for a minute. */
+static void
+forget_old_counts(TimestampTz now)
+{
+	HASH_SEQ_STATUS it;
+	SectionCounts *e;
+
+	hash_seq_init(&it, counts);
+	while ((e = hash_seq_search(&it)) != NULL)
+		if (e->counted_at < now - TICKET_COUNTS_FORGET && e->counting_since == 0)
+			(void) hash_search(counts, &e->key, HASH_REMOVE, NULL);
+}
+
+/*
+ * A section's counts no older than ticket.catalogue_refresh: from shared
+ * memory, or counted now by this caller.  Without shared memory (no
+ * preload) or with the setting at 0, every call counts.
+ */
+static void
+section_counts(int64 concert_id, int32 section_id, SectionCounts *out)
+{
+	CountKey	k = {.concert_id = concert_id, .section_id = section_id};
+	TimestampTz now = GetCurrentTimestamp();
+	int64		refresh = (int64) catalogue_refresh * 1000;
+	SectionCounts *e;
+	bool		found;
+	bool		mine = false;
+
+	memset(out, 0, sizeof(*out));
+	if (counts == NULL || refresh == 0)
+	{
+		count_section(concert_id, section_id, now, out);
+		return;
+	}
+
+	LWLockAcquire(counts_lock, LW_SHARED);
+	e = hash_search(counts, &k, HASH_FIND, NULL);
+	if (e && e->counted_at != 0 && now - e->counted_at < refresh)
+	{
+		*out = *e;
+		LWLockRelease(counts_lock);
+		return;
+	}
+	LWLockRelease(counts_lock);
+
+	LWLockAcquire(counts_lock, LW_EXCLUSIVE);
+	e = hash_search(counts, &k, HASH_ENTER_NULL, &found);
+	if (e == NULL)
+	{
+		forget_old_counts(now);
+		e = hash_search(counts, &k, HASH_ENTER_NULL, &found);
+	}
+	if (e != NULL)
+	{
+		if (!found)
+		{
+			e->available = e->held = e->sold = 0;
+			e->counted_at = e->counting_since = 0;
+		}
+		if (e->counted_at != 0 &&
+			(now - e->counted_at < refresh ||
+			 (e->counting_since != 0 && now - e->counting_since < TICKET_RECOUNT_STUCK)))
+		{
+			/* fresh after all, or another caller is recounting: the last count */
+			*out = *e;
+			LWLockRelease(counts_lock);
+			return;
+		}
+		e->counting_since = now;
+		mine = true;
+	}
+	LWLockRelease(counts_lock);
+
+	count_section(concert_id, section_id, now, out);
+	if (!mine)
+		return;
+	LWLockAcquire(counts_lock, LW_EXCLUSIVE);
+	e = hash_search(counts, &k, HASH_FIND, NULL);
+	if (e != NULL)
+	{
+		e->available = out->available;
+		e->held = out->held;
+		e->sold = out->sold;
+		e->counted_at = out->counted_at;
+		e->counting_since = 0;
+	}
+	LWLockRelease(counts_lock);
+}
+
+PG_FUNCTION_INFO_V1(ticket_section_counts);
+
+/*
+ * ticket._section_counts(concert_id, section_id): available, held, sold and
+ * when they were counted.  P0002 for a section that does not exist.
+ */
+Datum
+ticket_section_counts(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	SectionCounts c;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("concert_id and section_id must not be NULL"));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	section_counts(PG_GETARG_INT64(0), PG_GETARG_INT32(1), &c);
+	values[0] = Int32GetDatum(c.available);
+	values[1] = Int32GetDatum(c.held);
+	values[2] = Int32GetDatum(c.sold);
+	values[3] = TimestampTzGetDatum(c.counted_at);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}

@@ -1,0 +1,82 @@
+/*
+ * src/buyer.sql: a buyer's own holds and orders, newest first, a page at a
+ * time (before_id, max_rows), each seat with its label and price.  The
+ * application passes the signed-in user's id, as it does to hold and
+ * checkout; nothing here shows another user's rows.
+ */
+
+/*
+ * The paging arguments of the buyer's lists (22004, 22001, 22023), checked
+ * as their LIMIT: a LIMIT is computed before the first row is read.
+ */
+CREATE FUNCTION ticket._check_page(user_id text, max_rows integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM ticket._check_text('user_id', user_id);
+	PERFORM ticket._check_range('max_rows', max_rows, 1, 1000);
+	RETURN max_rows;
+END
+$$;
+COMMENT ON FUNCTION ticket._check_page(text, integer) IS
+	'Internal: max_rows, after raising 22004, 22001 or 22023 unless a buyer''s list may be read with these user_id and max_rows.';
+
+CREATE FUNCTION ticket.my_holds(user_id text, concert_id bigint DEFAULT NULL,
+	before_hold_id bigint DEFAULT NULL, max_rows integer DEFAULT 20)
+RETURNS TABLE (hold_id bigint, concert_id bigint, title text, starts_at timestamptz, state text,
+	created_at timestamptz, expires_at timestamptz, total numeric(12,2), seats json, order_id bigint)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	/* SQL, not PL/pgSQL: an argument and a result column share the name concert_id. */
+	SELECT h.hold_id, h.concert_id, c.title, c.starts_at,
+		   CASE WHEN h.state = 'active' AND NOT ticket._hold_is_live(h.state, h.expires_at, now())
+				THEN 'expired' ELSE h.state::text END,
+		   h.created_at, h.expires_at,
+		   ticket._seats_total(h.concert_id, h.seat_ids), ticket._seats_json(h.concert_id, h.seat_ids),
+		   o.order_id
+	  FROM ticket.hold AS h
+	  JOIN ticket.concert AS c ON c.concert_id = h.concert_id
+	  LEFT JOIN ticket.orders AS o ON o.hold_id = h.hold_id
+	 WHERE h.user_id = $1			/* hold_user_idx (user_id, concert_id) */
+	   AND (h.concert_id = $2 OR $2 IS NULL)
+	   AND (h.hold_id < $3 OR $3 IS NULL)
+	 ORDER BY h.hold_id DESC
+	 LIMIT ticket._check_page($1, $4);
+$$;
+COMMENT ON FUNCTION ticket.my_holds(text, bigint, bigint, integer) IS
+	'For buyers: a user''s holds, newest first (of one concert, or all), max_rows at a time (the next page: before_hold_id => the last hold_id), with state (an active hold past expires_at is expired), total, seats with labels and prices, and its order once checked out.';
+
+CREATE FUNCTION ticket.my_orders(user_id text, concert_id bigint DEFAULT NULL,
+	before_order_id bigint DEFAULT NULL, max_rows integer DEFAULT 20)
+RETURNS TABLE (order_id bigint, concert_id bigint, title text, starts_at timestamptz, state text,
+	amount numeric(12,2), seats json, created_at timestamptz, pay_by timestamptz, paid_at timestamptz,
+	cancelled_at timestamptz, cancel_reason text, refund_state text, refunded numeric(12,2))
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT o.order_id, o.concert_id, c.title, c.starts_at, o.state::text, o.amount,
+		   ticket._seats_json(o.concert_id, o.seat_ids),
+		   o.created_at, o.pay_by, o.paid_at, o.cancelled_at, o.cancel_reason,
+		   r.refund_state, r.refunded
+	  FROM ticket.orders AS o
+	  JOIN ticket.concert AS c ON c.concert_id = o.concert_id
+	 CROSS JOIN LATERAL (
+		/* none (NULL), requested (in flight), failed (dead-lettered: the box office re-drives it), refunded */
+		SELECT CASE WHEN count(*) = 0 THEN NULL
+					WHEN bool_or(p.state = 'processing') THEN 'requested'
+					WHEN bool_or(p.state = 'failed') THEN 'failed'
+					ELSE 'refunded' END AS refund_state,
+			   coalesce(sum(p.amount) FILTER (WHERE p.state IN ('succeeded', 'refunded')), 0)::numeric(12,2) AS refunded
+		  FROM ticket.payment AS p
+		 WHERE p.order_id = o.order_id AND p.kind = 'refund') AS r
+	 WHERE o.user_id = $1			/* orders_user_idx (user_id, concert_id) */
+	   AND (o.concert_id = $2 OR $2 IS NULL)
+	   AND (o.order_id < $3 OR $3 IS NULL)
+	 ORDER BY o.order_id DESC
+	 LIMIT ticket._check_page($1, $4);
+$$;
+COMMENT ON FUNCTION ticket.my_orders(text, bigint, bigint, integer) IS
+	'For buyers: a user''s orders, newest first (of one concert, or all), max_rows at a time (the next page: before_order_id => the last order_id), with state, amount, seats with labels and prices, when paid or cancelled and why, and the refund: requested, refunded or failed (NULL: none) and how much came back.';
