@@ -3,13 +3,20 @@
 \echo Use "ALTER EXTENSION ticket UPDATE TO '0.6'" to load this file. \quit
 
 /*
- * 0.6 serves the buyer's side (issue 17): a catalogue buyers may read
- * (browse_concerts, browse_sections, browse_seats; concerts are listed once
- * on sale, or as coming up from announce_at), seats with labels and prices
- * wherever a buyer sees them (hold_result gains total and seats,
- * checkout_result gains seats), and a buyer's own holds and orders
- * (my_holds, my_orders).  A buyer's holds and orders are indexed by user
- * first, so that their lists across concerts need no full scan.
+ * 0.6 serves the buyer's side (issue 17):
+ *
+ * - A catalogue buyers may read (browse_concerts, browse_sections,
+ *   browse_seats): concerts are listed once on sale, or as coming up from
+ *   announce_at; free-seat counts come from shared memory (src/browse.c).
+ * - Seats labelled and priced wherever a buyer sees them: hold_result gains
+ *   total and seats, checkout_result gains seats (one C rule, src/sale.c).
+ * - A buyer's own holds and orders (my_holds, my_orders), on indexes keyed
+ *   by user first.
+ * - Buyers' cancellations under a per-concert policy (cancellable,
+ *   cancel_until, cancel_fee_percent, cancel_fee_fixed; cancel_order, the
+ *   cancellation table); a refund job may now give back part of a capture,
+ *   so payment_refund_idx allows one refund per cancellation besides the
+ *   one for the rest of the capture.
  *
  * Same conventions as ticket--0.1--0.2.sql: CREATE OR REPLACE only for what
  * an earlier script created, with the same signature; the bodies are those
@@ -17,14 +24,24 @@
  * checks that an install updated from 0.1 and a fresh one have the same
  * objects, definitions, grants and comments.
  *
- * The two CREATE INDEX below block writes to ticket.hold and ticket.orders
- * while they build (seconds for millions of rows): update between sales.
+ * The CREATE INDEX statements below block writes to ticket.hold,
+ * ticket.orders and ticket.payment while they build (seconds for millions
+ * of rows): update between sales.
  */
 
 /* ------------------------------------------------ src/catalogue.sql */
 
-ALTER TABLE ticket.concert ADD COLUMN announce_at timestamptz;
+ALTER TABLE ticket.concert
+	ADD COLUMN announce_at timestamptz,
+	ADD COLUMN cancellable boolean NOT NULL DEFAULT false,
+	ADD COLUMN cancel_until interval NOT NULL DEFAULT '48 hours',
+	ADD COLUMN cancel_fee_percent numeric(5,2) NOT NULL DEFAULT 0,
+	ADD COLUMN cancel_fee_fixed numeric(12,2) NOT NULL DEFAULT 0;
 COMMENT ON COLUMN ticket.concert.announce_at IS 'From when buyers see the draft concert as coming up (ticket.browse_concerts); NULL: only once it is on sale.';
+COMMENT ON COLUMN ticket.concert.cancellable IS 'Whether buyers may cancel paid orders (ticket.cancel_order), until cancel_until before starts_at.';
+COMMENT ON COLUMN ticket.concert.cancel_until IS 'How long before starts_at buyers'' cancellations stop.';
+COMMENT ON COLUMN ticket.concert.cancel_fee_percent IS 'The share of the cancelled seats'' price a buyer''s cancellation keeps, in percent (plus cancel_fee_fixed, at most the price).';
+COMMENT ON COLUMN ticket.concert.cancel_fee_fixed IS 'The fixed amount a buyer''s cancellation keeps (plus cancel_fee_percent, at most the price).';
 
 CREATE OR REPLACE FUNCTION ticket._check_concert(c ticket.concert)
 RETURNS void
@@ -47,6 +64,16 @@ BEGIN
 	END IF;
 	IF c.announce_at = 'infinity' OR c.announce_at = '-infinity' THEN
 		RAISE EXCEPTION 'announce_at must be finite' USING ERRCODE = '22023';
+	END IF;
+	IF c.cancellable IS NULL THEN
+		RAISE EXCEPTION 'cancellable must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_interval('cancel_until', c.cancel_until, '0', '365 days');
+	PERFORM ticket._check_range('cancel_fee_percent', c.cancel_fee_percent, 0, 100);
+	PERFORM ticket._check_range('cancel_fee_fixed', c.cancel_fee_fixed, 0, 1000000);
+	IF c.cancel_fee_percent <> round(c.cancel_fee_percent, 2) OR c.cancel_fee_fixed <> round(c.cancel_fee_fixed, 2) THEN
+		RAISE EXCEPTION 'cancellation fees must not have more than two decimal places'
+			USING ERRCODE = '22023', DETAIL = format('They were %s %% and %s.', c.cancel_fee_percent, c.cancel_fee_fixed);
 	END IF;
 	IF c.sale_opens_at >= c.sale_closes_at THEN
 		RAISE EXCEPTION 'the sale must open before it closes'
@@ -83,7 +110,7 @@ $$;
 COMMENT ON FUNCTION ticket._check_concert(ticket.concert) IS
 	'Internal: raises 22004, 22023 or 22001 unless a concert row''s settings are valid.';
 
-/* announce_at is a new argument: the old signatures go. */
+/* New arguments: the old signatures go. */
 DROP FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean);
 DROP FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean);
 
@@ -103,7 +130,11 @@ CREATE FUNCTION ticket.create_concert(
 	payment_timeout interval DEFAULT '10 minutes',
 	payment_attempts integer DEFAULT 5,
 	accept_late_payments boolean DEFAULT true,
-	announce_at timestamptz DEFAULT NULL)
+	announce_at timestamptz DEFAULT NULL,
+	cancellable boolean DEFAULT false,
+	cancel_until interval DEFAULT '48 hours',
+	cancel_fee_percent numeric DEFAULT 0,
+	cancel_fee_fixed numeric DEFAULT 0)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -128,6 +159,10 @@ BEGIN
 	c.payment_attempts := payment_attempts;
 	c.accept_late_payments := accept_late_payments;
 	c.announce_at := announce_at;
+	c.cancellable := cancellable;
+	c.cancel_until := cancel_until;
+	c.cancel_fee_percent := cancel_fee_percent;
+	c.cancel_fee_fixed := cancel_fee_fixed;
 	IF starts_at <= now() THEN
 		RAISE EXCEPTION 'starts_at must be in the future'
 			USING ERRCODE = '22023', DETAIL = format('It was %s.', starts_at);
@@ -136,10 +171,12 @@ BEGIN
 
 	INSERT INTO ticket.concert AS k (title, venue, starts_at, sale_opens_at, sale_closes_at,
 		hold_ttl, per_user_limit, admit_rate, admission_ttl, max_active, queue, pow_bits,
-		payment_timeout, payment_attempts, accept_late_payments, announce_at)
+		payment_timeout, payment_attempts, accept_late_payments, announce_at,
+		cancellable, cancel_until, cancel_fee_percent, cancel_fee_fixed)
 	VALUES (c.title, c.venue, c.starts_at, c.sale_opens_at, c.sale_closes_at,
 		c.hold_ttl, c.per_user_limit, c.admit_rate, c.admission_ttl, c.max_active, c.queue, c.pow_bits,
-		c.payment_timeout, c.payment_attempts, c.accept_late_payments, c.announce_at)
+		c.payment_timeout, c.payment_attempts, c.accept_late_payments, c.announce_at,
+		c.cancellable, c.cancel_until, c.cancel_fee_percent, c.cancel_fee_fixed)
 	RETURNING k.concert_id INTO c.concert_id;
 	IF c.queue THEN
 		PERFORM ticket._create_queue(c.concert_id);
@@ -149,8 +186,8 @@ BEGIN
 	RETURN c.concert_id;
 END
 $$;
-COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz) IS
-	'Creates a draft concert with its sale settings and returns its concert_id; buyers see it from announce_at (coming up), or once it is on sale.';
+COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric) IS
+	'Creates a draft concert with its sale settings and returns its concert_id; buyers see it from announce_at (coming up), or once it is on sale, and may cancel paid orders if it is cancellable.';
 
 CREATE FUNCTION ticket.update_concert(
 	concert_id bigint,
@@ -169,7 +206,11 @@ CREATE FUNCTION ticket.update_concert(
 	payment_timeout interval DEFAULT NULL,
 	payment_attempts integer DEFAULT NULL,
 	accept_late_payments boolean DEFAULT NULL,
-	announce_at timestamptz DEFAULT NULL)
+	announce_at timestamptz DEFAULT NULL,
+	cancellable boolean DEFAULT NULL,
+	cancel_until interval DEFAULT NULL,
+	cancel_fee_percent numeric DEFAULT NULL,
+	cancel_fee_fixed numeric DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -203,6 +244,10 @@ BEGIN
 	c.payment_attempts := coalesce(payment_attempts, old.payment_attempts);
 	c.accept_late_payments := coalesce(accept_late_payments, old.accept_late_payments);
 	c.announce_at := coalesce(announce_at, old.announce_at);
+	c.cancellable := coalesce(cancellable, old.cancellable);
+	c.cancel_until := coalesce(cancel_until, old.cancel_until);
+	c.cancel_fee_percent := coalesce(cancel_fee_percent, old.cancel_fee_percent);
+	c.cancel_fee_fixed := coalesce(cancel_fee_fixed, old.cancel_fee_fixed);
 	IF c.starts_at <> old.starts_at AND c.starts_at <= now() THEN
 		RAISE EXCEPTION 'starts_at must be in the future'
 			USING ERRCODE = '22023', DETAIL = format('It was %s.', c.starts_at);
@@ -231,7 +276,8 @@ BEGIN
 		   admit_rate = c.admit_rate, admission_ttl = c.admission_ttl, max_active = c.max_active,
 		   queue = c.queue, pow_bits = c.pow_bits, payment_timeout = c.payment_timeout,
 		   payment_attempts = c.payment_attempts, accept_late_payments = c.accept_late_payments,
-		   announce_at = c.announce_at
+		   announce_at = c.announce_at, cancellable = c.cancellable, cancel_until = c.cancel_until,
+		   cancel_fee_percent = c.cancel_fee_percent, cancel_fee_fixed = c.cancel_fee_fixed
 	 WHERE k.concert_id = concert_id;
 	IF c.queue AND NOT old.queue THEN
 		PERFORM ticket._create_queue(concert_id);
@@ -242,7 +288,7 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz) IS
+COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric) IS
 	'Changes a concert''s settings; NULL keeps a setting, max_active => 0 removes the cap.';
 
 /* ------------------------------------------------ seats as a buyer sees them */
@@ -415,7 +461,326 @@ $$;
 COMMENT ON FUNCTION ticket._order_result(bigint) IS
 	'Internal: an order as ticket.checkout and ticket.order_status return it (its state now).';
 
-/* ------------------------------------------------ src/buyer.sql */
+CREATE TABLE ticket.cancellation (
+	cancellation_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	order_id bigint NOT NULL REFERENCES ticket.orders,
+	user_id text NOT NULL,
+	idempotency_key text NOT NULL,
+	seat_ids integer[] NOT NULL,
+	whole boolean NOT NULL,
+	amount numeric(12,2) NOT NULL,
+	fee numeric(12,2) NOT NULL,
+	refund numeric(12,2) NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CHECK (fee OPERATOR(pg_catalog.>=) 0 AND refund OPERATOR(pg_catalog.>=) 0
+		   AND amount OPERATOR(pg_catalog.=) (fee OPERATOR(pg_catalog.+) refund))
+);
+
+CREATE INDEX cancellation_order_idx ON ticket.cancellation (order_id);
+COMMENT ON TABLE ticket.cancellation IS
+	'Buyers'' cancellations of paid orders: the seats given back (whole: the rest of the order), their price (amount) = the fee kept + the refund.';
+SELECT pg_catalog.pg_extension_config_dump('ticket.cancellation', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.cancellation_cancellation_id_seq', '');
+
+/* ------------------------------------------------ src/payment.sql */
+
+ALTER TABLE ticket.payment ADD COLUMN cancellation_id bigint REFERENCES ticket.cancellation;
+COMMENT ON COLUMN ticket.payment.cancellation_id IS
+	'The buyer''s cancellation (ticket.cancellation) a refund gives money back for; NULL for every other job.';
+
+DROP INDEX ticket.payment_refund_idx;
+/*
+ * One refund per captured provider reference (the rest of it, for an order
+ * undone), and one per buyer's cancellation: a refund is never requested
+ * twice.
+ */
+CREATE UNIQUE INDEX payment_refund_idx ON ticket.payment (refund_ref, (coalesce(cancellation_id, 0))) WHERE kind = 'refund';
+
+/* A refund of part of a capture: new arguments. */
+DROP FUNCTION ticket._request_refund(ticket.payment, text, text);
+
+CREATE FUNCTION ticket._request_refund(charge ticket.payment, ref text, reason text,
+	refund_amount numeric DEFAULT NULL, of_cancellation bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id bigint;
+	o ticket.orders;
+	give numeric(12,2) := refund_amount;
+BEGIN
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = charge.order_id;
+	IF give IS NULL THEN
+		SELECT charge.amount - coalesce(sum(r.amount), 0) INTO give
+		  FROM ticket.payment AS r
+		 WHERE r.kind = 'refund' AND r.refund_ref = ref AND r.cancellation_id IS NOT NULL;
+	END IF;
+	IF give <= 0 THEN
+		RETURN NULL;	/* the buyers' cancellations gave it all back already */
+	END IF;
+	INSERT INTO ticket.payment AS p (order_id, kind, refund_of, refund_ref, cancellation_id, amount, max_attempts,
+									 next_attempt_at, last_error)
+	VALUES (charge.order_id, 'refund', charge.payment_id, ref, of_cancellation, give,
+			(SELECT k.payment_attempts FROM ticket.concert AS k WHERE k.concert_id = o.concert_id), now(), reason)
+	ON CONFLICT (refund_ref, (coalesce(cancellation_id, 0))) WHERE kind = 'refund' DO NOTHING
+	RETURNING p.payment_id INTO id;
+	IF id IS NOT NULL THEN
+		PERFORM ticket._event(o.concert_id, 'refund_requested', o.order_id, o.user_id,
+			jsonb_build_object('payment_id', id, 'refund_of', charge.payment_id, 'amount', give, 'reason', reason));
+		PERFORM ticket._bump_counter('refunds_requested', 1);
+	END IF;
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION ticket._request_refund(ticket.payment, text, text, numeric, bigint) IS
+	'Internal: adds a refund job for a captured provider reference, once: of amount for a buyer''s cancellation, else of what the cancellations have not refunded (NULL if one exists or nothing is left).';
+
+CREATE OR REPLACE FUNCTION ticket.payment_succeeded(payment_id bigint, provider_ref text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p ticket.payment;
+	o ticket.orders;
+	c ticket.concert;
+BEGIN
+	PERFORM ticket._check_text('provider_ref', provider_ref);
+	p := ticket._lock_payment(payment_id);
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = p.order_id FOR UPDATE;
+
+	IF p.kind = 'refund' THEN
+		IF p.state = 'succeeded' THEN
+			RETURN 'refunded';
+		END IF;
+		UPDATE ticket.payment AS x SET state = 'succeeded', provider_ref = provider_ref, finished_at = now(),
+			   lease_owner = NULL, lease_until = NULL, dead_at = NULL
+		 WHERE x.payment_id = payment_id;
+		/* A buyer's cancellation gives back part of a capture: the charge stays captured. */
+		UPDATE ticket.payment AS x SET state = 'refunded', finished_at = now()
+		 WHERE x.payment_id = p.refund_of AND x.provider_ref = p.refund_ref AND p.cancellation_id IS NULL;
+		PERFORM ticket._event(o.concert_id, 'refund_succeeded', o.order_id, o.user_id,
+			jsonb_build_object('payment_id', payment_id, 'amount', p.amount));
+		/* Nothing captured is left, but a buyer's cancellation fee: the order is refunded. */
+		IF o.state = 'cancelled' AND NOT EXISTS (
+			SELECT FROM ticket.payment AS x WHERE x.order_id = o.order_id AND x.kind = 'charge' AND x.state = 'succeeded'
+			   AND NOT EXISTS (SELECT FROM ticket.payment AS r
+								WHERE r.kind = 'refund' AND r.refund_ref = x.provider_ref AND r.state = 'succeeded'))
+		   AND NOT EXISTS (
+			SELECT FROM ticket.payment AS x WHERE x.order_id = o.order_id AND x.kind = 'refund' AND x.state <> 'succeeded') THEN
+			UPDATE ticket.orders AS x SET state = 'refunded', refunded_at = now() WHERE x.order_id = o.order_id;
+			PERFORM ticket._event(o.concert_id, 'order_refunded', o.order_id, o.user_id, NULL);
+		END IF;
+		PERFORM ticket._bump_counter('refunds_succeeded', 1);
+		RETURN 'refunded';
+	END IF;
+
+	/* A charge.  Reported again: the first report stands. */
+	IF p.state IN ('succeeded', 'refunded') THEN
+		IF p.provider_ref IS DISTINCT FROM provider_ref THEN
+			/* The provider took the money twice: give the second back. */
+			PERFORM ticket._request_refund(p, provider_ref, 'duplicate capture');
+			RETURN 'refunding';
+		END IF;
+		RETURN CASE WHEN o.state = 'paid' THEN 'paid' WHEN p.state = 'refunded' THEN 'refunded' ELSE 'refunding' END;
+	END IF;
+
+	UPDATE ticket.payment AS x SET state = 'succeeded', provider_ref = provider_ref, finished_at = now(),
+		   lease_owner = NULL, lease_until = NULL
+	 WHERE x.payment_id = payment_id;
+	p.state := 'succeeded';
+	PERFORM ticket._event(o.concert_id, 'payment_succeeded', o.order_id, o.user_id,
+		jsonb_build_object('payment_id', payment_id, 'provider_ref', provider_ref, 'amount', p.amount,
+						   'late', o.state <> 'pending'));
+	PERFORM ticket._bump_counter('payments_succeeded', 1);
+
+	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = o.concert_id;
+	IF o.state = 'pending' OR (o.state = 'cancelled' AND c.accept_late_payments AND c.state <> 'cancelled'
+							   AND NOT EXISTS (SELECT FROM ticket.saga AS g
+												WHERE g.order_id = o.order_id AND g.state = 'running')) THEN
+		IF ticket._sell(o) THEN
+			/* An automatic compensation not yet run has nothing left to undo. */
+			UPDATE ticket.saga AS g SET state = 'skipped', finished_at = now()
+			 WHERE g.order_id = o.order_id AND g.state = 'running' AND g.if_unpaid;
+			RETURN 'paid';
+		END IF;
+	END IF;
+	/* Too late to sell: compensate (pending) and give the money back. */
+	IF o.state = 'pending' THEN
+		PERFORM ticket._start_saga(o.order_id, 'paid after its seats went to another buyer', false);
+	ELSE
+		PERFORM ticket._request_refund(p, provider_ref, 'paid after the order was ' || o.state::text);
+	END IF;
+	RETURN 'refunding';
+END
+$$;
+COMMENT ON FUNCTION ticket.payment_succeeded(bigint, text) IS
+	'For the payment adapter: the provider took the money (charge) or gave it back (refund). Returns paid, refunding (a late payment whose seats are gone, or a duplicate capture) or refunded. Reporting again is harmless.';
+
+/* ------------------------------------------------ src/compensation.sql */
+
+CREATE TYPE ticket.cancel_result AS (
+	order_id bigint,
+	status text,
+	order_state text,
+	seats json,
+	amount numeric(12,2),
+	fee numeric(12,2),
+	refund numeric(12,2),
+	refund_payment_id bigint
+);
+COMMENT ON TYPE ticket.cancel_result IS
+	'Result of ticket.cancel_order: status cancelled (seats: the seats given back; amount = fee + refund; refund_payment_id: the refund job, NULL when the fee kept it all), or not_allowed (the concert takes no cancellations), too_late (past its deadline), not_paid (the order is pending, cancelled or refunded: order_state says which), compensating (being undone already); order_state is the order''s state after the call.';
+
+CREATE FUNCTION ticket._cancel_result(x ticket.cancellation)
+RETURNS ticket.cancel_result
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT $1.order_id, 'cancelled', o.state::text, ticket._seats_json(o.concert_id, $1.seat_ids),
+		   $1.amount, $1.fee, $1.refund,
+		   (SELECT p.payment_id FROM ticket.payment AS p WHERE p.kind = 'refund' AND p.cancellation_id = $1.cancellation_id)
+	  FROM ticket.orders AS o
+	 WHERE o.order_id = $1.order_id;
+$$;
+COMMENT ON FUNCTION ticket._cancel_result(ticket.cancellation) IS
+	'Internal: a buyer''s cancellation as ticket.cancel_order returns it.';
+
+CREATE FUNCTION ticket.cancel_order(order_id bigint, user_id text, idempotency_key text, seat_ids integer[] DEFAULT NULL)
+RETURNS ticket.cancel_result
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	o ticket.orders;
+	c ticket.concert;
+	x ticket.cancellation;
+	h ticket.hold;
+	charge ticket.payment;
+	giving integer[];
+	keeping integer[];
+	request text;
+	stored ticket.idempotency;
+	status text;
+	r ticket.cancel_result;
+BEGIN
+	IF order_id IS NULL THEN
+		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_text('user_id', user_id);
+	PERFORM ticket._check_text('idempotency_key', idempotency_key);
+	IF seat_ids IS NOT NULL THEN
+		IF array_ndims(seat_ids) IS DISTINCT FROM 1 OR cardinality(seat_ids) > 100 THEN
+			RAISE EXCEPTION 'seat_ids must list 1 to 100 seats' USING ERRCODE = '22023';
+		END IF;
+		IF array_position(seat_ids, NULL) IS NOT NULL THEN
+			RAISE EXCEPTION 'seat_ids must not contain NULL' USING ERRCODE = '22004';
+		END IF;
+		SELECT array_agg(DISTINCT s ORDER BY s) INTO giving FROM unnest(seat_ids) AS s;
+		IF cardinality(giving) <> cardinality(seat_ids) THEN
+			RAISE EXCEPTION 'seat_ids must not repeat a seat' USING ERRCODE = '22023';
+		END IF;
+	END IF;
+	o := ticket._own_order(order_id, user_id);
+
+	/* The key: the same request gets the same answer; another request with it is 22023. */
+	request := format('cancel_order %s %s', order_id, coalesce(giving::text, 'all'));
+	INSERT INTO ticket.idempotency AS i (user_id, idempotency_key, request, order_id, status)
+	VALUES (user_id, idempotency_key, request, order_id, 'started')
+	ON CONFLICT DO NOTHING;
+	IF NOT FOUND THEN
+		SELECT * INTO stored FROM ticket.idempotency AS i
+		 WHERE i.user_id = user_id AND i.idempotency_key = idempotency_key;
+		IF stored.request IS DISTINCT FROM request THEN
+			RAISE EXCEPTION 'idempotency key "%" was used for another request', idempotency_key
+				USING ERRCODE = '22023', DETAIL = format('It was used for: %s.', stored.request),
+				HINT = 'Use a new key for each new request.';
+		END IF;
+		IF stored.status = 'cancelled' THEN
+			SELECT * INTO x FROM ticket.cancellation AS k
+			 WHERE k.order_id = order_id AND k.user_id = user_id AND k.idempotency_key = idempotency_key;
+			RETURN ticket._cancel_result(x);
+		END IF;
+		SELECT * INTO o FROM ticket.orders AS k WHERE k.order_id = order_id;
+		r.order_id := order_id;
+		r.status := stored.status;
+		r.order_state := o.state;
+		RETURN r;
+	END IF;
+
+	SELECT * INTO o FROM ticket.orders AS k WHERE k.order_id = order_id FOR UPDATE;
+	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = o.concert_id;
+	IF giving IS NOT NULL AND NOT giving <@ o.seat_ids THEN
+		RAISE EXCEPTION 'order % has no seat %', order_id,
+			(SELECT min(s) FROM unnest(giving) AS s WHERE NOT s = ANY (o.seat_ids))
+			USING ERRCODE = '22023', DETAIL = format('Its seats are %s.', o.seat_ids);
+	END IF;
+	status := CASE
+		WHEN EXISTS (SELECT FROM ticket.saga AS g WHERE g.order_id = order_id AND g.state = 'running') THEN 'compensating'
+		WHEN o.state <> 'paid' THEN 'not_paid'
+		WHEN NOT c.cancellable OR c.state = 'cancelled' THEN 'not_allowed'
+		WHEN now() > c.starts_at - c.cancel_until THEN 'too_late'
+		ELSE 'cancelled' END;
+	IF status <> 'cancelled' THEN
+		UPDATE ticket.idempotency AS i SET status = status
+		 WHERE i.user_id = user_id AND i.idempotency_key = idempotency_key;
+		r.order_id := order_id;
+		r.status := status;
+		r.order_state := o.state;
+		RETURN r;
+	END IF;
+
+	giving := coalesce(giving, (SELECT array_agg(s ORDER BY s) FROM unnest(o.seat_ids) AS s));
+	SELECT array_agg(s ORDER BY s) INTO keeping FROM unnest(o.seat_ids) AS s WHERE NOT s = ANY (giving);
+	x.order_id := order_id;
+	x.user_id := user_id;
+	x.idempotency_key := idempotency_key;
+	x.seat_ids := giving;
+	x.whole := keeping IS NULL;
+	x.amount := ticket._seats_total(o.concert_id, giving);
+	x.fee := least(round(x.amount * c.cancel_fee_percent / 100, 2) + c.cancel_fee_fixed, x.amount);
+	x.refund := x.amount - x.fee;
+	INSERT INTO ticket.cancellation AS k (order_id, user_id, idempotency_key, seat_ids, whole, amount, fee, refund)
+	VALUES (x.order_id, x.user_id, x.idempotency_key, x.seat_ids, x.whole, x.amount, x.fee, x.refund)
+	RETURNING k.cancellation_id, k.created_at INTO x.cancellation_id, x.created_at;
+
+	/* The seats go back on sale; the order and its hold keep the rest, or end. */
+	SELECT * INTO h FROM ticket.hold AS k WHERE k.hold_id = o.hold_id FOR UPDATE;
+	PERFORM ticket._lock_seats(o.concert_id, giving);
+	PERFORM ticket._free_seats(o.concert_id, giving, o.hold_id);
+	IF x.whole THEN
+		UPDATE ticket.orders AS k SET state = 'cancelled', cancelled_at = now(), cancel_reason = 'cancelled by the buyer'
+		 WHERE k.order_id = order_id;
+		UPDATE ticket.hold AS k SET state = 'released', ended_at = now() WHERE k.hold_id = o.hold_id;
+	ELSE
+		UPDATE ticket.orders AS k SET seat_ids = keeping WHERE k.order_id = order_id;
+		UPDATE ticket.hold AS k SET seat_ids = keeping WHERE k.hold_id = o.hold_id;
+	END IF;
+
+	/* The money: the price less the fee, from the capture. */
+	IF x.refund > 0 THEN
+		SELECT * INTO charge FROM ticket.payment AS p
+		 WHERE p.order_id = order_id AND p.kind = 'charge' AND p.state = 'succeeded'
+		 ORDER BY p.payment_id LIMIT 1;
+		PERFORM ticket._request_refund(charge, charge.provider_ref, 'cancelled by the buyer', x.refund, x.cancellation_id);
+	END IF;
+	PERFORM ticket._event(o.concert_id, 'order_cancelled', order_id, user_id,
+		jsonb_build_object('by', 'buyer', 'seat_ids', giving, 'whole', x.whole, 'amount', x.amount,
+						   'fee', x.fee, 'refund', x.refund));
+	UPDATE ticket.idempotency AS i SET status = 'cancelled'
+	 WHERE i.user_id = user_id AND i.idempotency_key = idempotency_key;
+	PERFORM ticket._bump_counter('buyer_cancellations', 1);
+	RETURN ticket._cancel_result(x);
+END
+$$;
+COMMENT ON FUNCTION ticket.cancel_order(bigint, text, text, integer[]) IS
+	'For buyers: cancels a paid order, or the seats named, under the concert''s policy: the seats go back on sale and the price less the fee is refunded. Answers not_allowed, too_late, not_paid or compensating as a status; the same idempotency key gives the same answer.';
+
+/* ------------------------------------------------ src/buyer.sql, src/verify.sql */
 
 CREATE FUNCTION ticket._check_page(user_id text, max_rows integer)
 RETURNS integer
@@ -461,14 +826,16 @@ CREATE FUNCTION ticket.my_orders(user_id text, concert_id bigint DEFAULT NULL,
 	before_order_id bigint DEFAULT NULL, max_rows integer DEFAULT 20)
 RETURNS TABLE (order_id bigint, concert_id bigint, title text, starts_at timestamptz, state text,
 	amount numeric(12,2), seats json, created_at timestamptz, pay_by timestamptz, paid_at timestamptz,
-	cancelled_at timestamptz, cancel_reason text, refund_state text, refunded numeric(12,2))
+	cancelled_at timestamptz, cancel_reason text, refund_state text, refunded numeric(12,2),
+	cancelled_seats json, fees numeric(12,2))
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT o.order_id, o.concert_id, c.title, c.starts_at, o.state::text, o.amount,
 		   ticket._seats_json(o.concert_id, o.seat_ids),
 		   o.created_at, o.pay_by, o.paid_at, o.cancelled_at, o.cancel_reason,
-		   r.refund_state, r.refunded
+		   r.refund_state, r.refunded,
+		   CASE WHEN x.seat_ids IS NOT NULL THEN ticket._seats_json(o.concert_id, x.seat_ids) END, x.fees
 	  FROM ticket.orders AS o
 	  JOIN ticket.concert AS c ON c.concert_id = o.concert_id
 	 CROSS JOIN LATERAL (
@@ -480,6 +847,12 @@ AS $$
 			   coalesce(sum(p.amount) FILTER (WHERE p.state IN ('succeeded', 'refunded')), 0)::numeric(12,2) AS refunded
 		  FROM ticket.payment AS p
 		 WHERE p.order_id = o.order_id AND p.kind = 'refund') AS r
+	 CROSS JOIN LATERAL (
+		/* the buyer's cancellations: the seats given back, the fees kept */
+		SELECT (SELECT array_agg(s ORDER BY s) FROM ticket.cancellation AS k, unnest(k.seat_ids) AS s
+				 WHERE k.order_id = o.order_id) AS seat_ids,
+			   (SELECT coalesce(sum(k.fee), 0) FROM ticket.cancellation AS k
+				 WHERE k.order_id = o.order_id)::numeric(12,2) AS fees) AS x
 	 WHERE o.user_id = $1			/* orders_user_idx (user_id, concert_id) */
 	   AND (o.concert_id = $2 OR $2 IS NULL)
 	   AND (o.order_id < $3 OR $3 IS NULL)
@@ -487,13 +860,214 @@ AS $$
 	 LIMIT ticket._check_page($1, $4);
 $$;
 COMMENT ON FUNCTION ticket.my_orders(text, bigint, bigint, integer) IS
-	'For buyers: a user''s orders, newest first (of one concert, or all), max_rows at a time (the next page: before_order_id => the last order_id), with state, amount, seats with labels and prices, when paid or cancelled and why, and the refund: requested, refunded or failed (NULL: none) and how much came back.';
+	'For buyers: a user''s orders, newest first (of one concert, or all), max_rows at a time (the next page: before_order_id => the last order_id), with state, amount, seats with labels and prices, when paid or cancelled and why, and the refund: requested, refunded or failed (NULL: none) and how much came back; the seats the buyer cancelled and the fees kept.';
+
+CREATE OR REPLACE FUNCTION ticket.verify(concert_id bigint DEFAULT NULL)
+RETURNS TABLE (concert_id bigint, violation text, detail text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	/* Live means live at this statement's start, when its snapshot was taken. */
+	WITH live AS (
+		SELECT h.* FROM ticket.hold AS h
+		 WHERE ($1 IS NULL OR h.concert_id = $1)
+		   AND ticket._hold_is_live(h.state, h.expires_at, statement_timestamp())
+	), live_seat AS (
+		SELECT l.concert_id, l.hold_id, l.state, l.expires_at, u.seat_id
+		  FROM live AS l CROSS JOIN LATERAL unnest(l.seat_ids) AS u(seat_id)
+	), seats AS (
+		SELECT t.* FROM ticket.seat AS t WHERE $1 IS NULL OR t.concert_id = $1
+	)
+	/* A seat in two live holds. */
+	SELECT ls.concert_id, 'seat in two live holds',
+		   format('seat %s is in holds %s', ls.seat_id, string_agg(ls.hold_id::text, ', ' ORDER BY ls.hold_id))
+	  FROM live_seat AS ls
+	 GROUP BY ls.concert_id, ls.seat_id
+	HAVING count(*) > 1
+	UNION ALL
+	/* A live hold whose seat does not say so. */
+	SELECT ls.concert_id, 'seat disagrees with its hold',
+		   format('hold %s (%s) lists seat %s, which is %s with hold %s%s',
+				  ls.hold_id, ls.state, ls.seat_id, coalesce(t.state::text, 'missing'), coalesce(t.hold_id::text, 'none'),
+				  CASE WHEN t.held_until IS DISTINCT FROM ls.expires_at AND ls.state <> 'confirmed'
+					   THEN ' and a different expiry' ELSE '' END)
+	  FROM live_seat AS ls
+	  LEFT JOIN ticket.seat AS t ON t.concert_id = ls.concert_id AND t.seat_id = ls.seat_id
+	 WHERE t.hold_id IS DISTINCT FROM ls.hold_id
+		OR (ls.state <> 'confirmed' AND (t.state <> 'held' OR t.held_until IS DISTINCT FROM ls.expires_at))
+		OR (ls.state = 'confirmed' AND t.state <> 'sold')
+	UNION ALL
+	/* A seat held or sold by no hold, or by one that does not list it. */
+	SELECT t.concert_id, 'seat disagrees with its hold',
+		   format('seat %s is %s with hold %s, which %s', t.seat_id, t.state,
+				  coalesce(t.hold_id::text, 'none'),
+				  CASE WHEN h.hold_id IS NULL THEN 'does not exist' ELSE 'does not list it' END)
+	  FROM seats AS t
+	  LEFT JOIN ticket.hold AS h ON h.hold_id = t.hold_id
+	 WHERE t.state <> 'available'
+	   AND (h.hold_id IS NULL OR h.concert_id <> t.concert_id OR NOT t.seat_id = ANY (h.seat_ids))
+	UNION ALL
+	/* A seat still held for a hold that has ended (a leaked seat). */
+	SELECT t.concert_id, 'seat held by an ended hold',
+		   format('seat %s is still held by hold %s, which is %s', t.seat_id, h.hold_id, h.state)
+	  FROM seats AS t
+	  JOIN ticket.hold AS h ON h.hold_id = t.hold_id
+	 WHERE t.state = 'held' AND NOT ticket._seat_is_free(t.state, t.held_until, statement_timestamp())
+	   AND h.state IN ('released', 'expired')
+	UNION ALL
+	/* A seat sold by a hold that was never paid for. */
+	SELECT t.concert_id, 'sold seat without a confirmed hold',
+		   format('seat %s is sold by hold %s, which is %s', t.seat_id, h.hold_id, h.state)
+	  FROM seats AS t
+	  JOIN ticket.hold AS h ON h.hold_id = t.hold_id
+	 WHERE t.state = 'sold' AND h.state <> 'confirmed'
+	UNION ALL
+	/* An available seat that still names a hold. */
+	SELECT t.concert_id, 'available seat names a hold',
+		   format('seat %s is available but names hold %s', t.seat_id, t.hold_id)
+	  FROM seats AS t
+	 WHERE t.state = 'available' AND (t.hold_id IS NOT NULL OR t.held_until IS NOT NULL)
+	UNION ALL
+	/* available + held + sold = capacity, seat by seat. */
+	SELECT s.concert_id, 'section capacity',
+		   format('section %s (%s) has %s seats for a capacity of %s', s.section_id, s.name, n.seats, s.capacity)
+	  FROM ticket.section AS s
+	 CROSS JOIN LATERAL (
+		SELECT count(*) AS seats FROM ticket.seat AS t
+		 WHERE t.concert_id = s.concert_id AND t.section_id = s.section_id
+		   AND t.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1) AS n
+	 WHERE ($1 IS NULL OR s.concert_id = $1) AND n.seats <> s.capacity
+	UNION ALL
+	/* A user over the limit. */
+	SELECT l.concert_id, 'user over the limit',
+		   format('user %s holds or owns %s seats; the limit is %s', l.user_id,
+				  sum(cardinality(l.seat_ids)), c.per_user_limit)
+	  FROM live AS l JOIN ticket.concert AS c ON c.concert_id = l.concert_id
+	 GROUP BY l.concert_id, l.user_id, c.per_user_limit
+	HAVING sum(cardinality(l.seat_ids)) > c.per_user_limit
+	UNION ALL
+	/* The draw's seed is not the one committed to. */
+	SELECT q.concert_id, 'draw seed does not match its hash',
+		   format('sha256(seed) is %s, the published hash %s',
+				  encode(sha256(q.seed), 'hex'), encode(q.seed_hash, 'hex'))
+	  FROM ticket.queue AS q
+	 WHERE ($1 IS NULL OR q.concert_id = $1) AND sha256(q.seed) <> q.seed_hash
+	UNION ALL
+	/* A place the draw gave that its seed does not give. */
+	SELECT q.concert_id, 'draw does not match its seed',
+		   format('user %s drew place %s; the seed gives %s', d.user_id, e.draw_place, d.place)
+	  FROM ticket.queue AS q
+	 CROSS JOIN LATERAL ticket.draw_order(q.concert_id, q.seed) AS d
+	  JOIN ticket.queue_entry AS e ON e.concert_id = q.concert_id AND e.user_id = d.user_id
+	 WHERE ($1 IS NULL OR q.concert_id = $1) AND q.drawn_at IS NOT NULL AND e.draw_place <> d.place
+	UNION ALL
+	/* A user still waiting behind the place admitted through: skipped for good. */
+	SELECT e.concert_id, 'waiting user passed over',
+		   format('user %s waits at place %s; places through %s were admitted', e.user_id, e.seq, q.admitted_through)
+	  FROM ticket.queue_entry AS e
+	  JOIN ticket.queue AS q ON q.concert_id = e.concert_id
+	 WHERE ($1 IS NULL OR e.concert_id = $1) AND e.state = 'waiting' AND e.seq <= q.admitted_through
+	UNION ALL
+	/* A place past the last one handed out. */
+	SELECT e.concert_id, 'place past the last place',
+		   format('user %s has place %s; the last place handed out is %s', e.user_id, e.seq, q.last_place)
+	  FROM ticket.queue_entry AS e
+	  JOIN ticket.queue AS q ON q.concert_id = e.concert_id
+	 WHERE ($1 IS NULL OR e.concert_id = $1) AND e.seq > q.last_place
+	UNION ALL
+	/* Departures per block that disagree with the departures recorded. */
+	SELECT q.concert_id, 'queue departures disagree',
+		   format('%s departures counted in blocks, %s recorded', n.counted, n.recorded)
+	  FROM ticket.queue AS q
+	 CROSS JOIN LATERAL (
+		SELECT coalesce((SELECT sum(g) FROM unnest(q.gaps) AS g), 0) AS counted,
+			   (SELECT count(*) FROM ticket.queue_departure AS d WHERE d.concert_id = q.concert_id) AS recorded) AS n
+	 WHERE ($1 IS NULL OR q.concert_id = $1) AND n.counted <> n.recorded
+	UNION ALL
+	/* A paid order whose seats are not all sold to it. */
+	SELECT o.concert_id, 'paid order without its seats',
+		   format('order %s is paid; seat %s is %s with hold %s', o.order_id, u.seat_id,
+				  coalesce(t.state::text, 'missing'), coalesce(t.hold_id::text, 'none'))
+	  FROM ticket.orders AS o
+	 CROSS JOIN LATERAL unnest(o.seat_ids) AS u(seat_id)
+	  LEFT JOIN ticket.seat AS t ON t.concert_id = o.concert_id AND t.seat_id = u.seat_id
+	 WHERE ($1 IS NULL OR o.concert_id = $1) AND o.state = 'paid'
+	   AND (t.state IS DISTINCT FROM 'sold' OR t.hold_id IS DISTINCT FROM o.hold_id)
+	UNION ALL
+	/* A cancelled order whose seats are still its own once its compensation is over (a leaked seat). */
+	SELECT o.concert_id, 'cancelled order keeps its seats',
+		   format('order %s is %s; seat %s is still %s by its hold %s', o.order_id, o.state, t.seat_id, t.state, o.hold_id)
+	  FROM ticket.orders AS o
+	  JOIN ticket.seat AS t ON t.concert_id = o.concert_id AND t.seat_id = ANY (o.seat_ids) AND t.hold_id = o.hold_id
+	 WHERE ($1 IS NULL OR o.concert_id = $1) AND o.state IN ('cancelled', 'refunded')
+	   AND NOT EXISTS (SELECT FROM ticket.saga AS g WHERE g.order_id = o.order_id AND g.state = 'running')
+	UNION ALL
+	/* Order and hold out of step. */
+	SELECT o.concert_id, 'order disagrees with its hold',
+		   format('order %s is %s; its hold %s is %s', o.order_id, o.state, o.hold_id, coalesce(h.state::text, 'missing'))
+	  FROM ticket.orders AS o
+	  LEFT JOIN ticket.hold AS h ON h.hold_id = o.hold_id
+	 WHERE ($1 IS NULL OR o.concert_id = $1)
+	   AND ((o.state = 'pending' AND h.state IS DISTINCT FROM 'checking_out')
+			OR (o.state = 'paid' AND h.state IS DISTINCT FROM 'confirmed'))
+	UNION ALL
+	SELECT h.concert_id, 'confirmed hold without a paid order',
+		   format('hold %s is confirmed; its order is %s', h.hold_id, coalesce(o.state::text, 'missing'))
+	  FROM ticket.hold AS h
+	  LEFT JOIN ticket.orders AS o ON o.hold_id = h.hold_id
+	 WHERE ($1 IS NULL OR h.concert_id = $1) AND h.state = 'confirmed' AND o.state IS DISTINCT FROM 'paid'
+	UNION ALL
+	/* Money: a paid order was captured; captured money on an undone order is being given back. */
+	SELECT o.concert_id, 'paid order without a captured payment',
+		   format('order %s is paid but none of its charges succeeded', o.order_id)
+	  FROM ticket.orders AS o
+	 WHERE ($1 IS NULL OR o.concert_id = $1) AND o.state = 'paid'
+	   AND NOT EXISTS (SELECT FROM ticket.payment AS p
+					    WHERE p.order_id = o.order_id AND p.kind = 'charge' AND p.state = 'succeeded')
+	UNION ALL
+	SELECT o.concert_id, 'captured money neither kept nor refunded',
+		   format('order %s is %s; charge %s (%s) succeeded and has no refund', o.order_id, o.state,
+				  p.payment_id, p.provider_ref)
+	  FROM ticket.orders AS o
+	  JOIN ticket.payment AS p ON p.order_id = o.order_id AND p.kind = 'charge' AND p.state = 'succeeded'
+	 WHERE ($1 IS NULL OR o.concert_id = $1) AND o.state <> 'paid'
+	   AND NOT EXISTS (SELECT FROM ticket.payment AS r WHERE r.kind = 'refund' AND r.refund_ref = p.provider_ref)
+	   AND NOT EXISTS (SELECT FROM ticket.saga AS g WHERE g.order_id = o.order_id AND g.state = 'running')
+	   /* a buyer who cancelled the whole order when the fee was the whole price: kept as the fee */
+	   AND NOT EXISTS (SELECT FROM ticket.cancellation AS x WHERE x.order_id = o.order_id AND x.whole AND x.refund = 0)
+	UNION ALL
+	/* A buyer's cancellation: its seats are no longer the order's, and its refund was asked for. */
+	SELECT o.concert_id, 'cancelled seat still in its order',
+		   format('order %s still lists seat %s, given back by cancellation %s', o.order_id, u.seat_id, x.cancellation_id)
+	  FROM ticket.cancellation AS x
+	  JOIN ticket.orders AS o ON o.order_id = x.order_id
+	 CROSS JOIN LATERAL unnest(x.seat_ids) AS u(seat_id)
+	 WHERE ($1 IS NULL OR o.concert_id = $1) AND u.seat_id = ANY (o.seat_ids) AND o.state = 'paid'
+	UNION ALL
+	SELECT o.concert_id, 'cancellation without its refund',
+		   format('cancellation %s of order %s refunds %s; %s', x.cancellation_id, o.order_id, x.refund,
+				  coalesce('its refund job is of ' || r.amount, 'there is no refund job'))
+	  FROM ticket.cancellation AS x
+	  JOIN ticket.orders AS o ON o.order_id = x.order_id
+	  LEFT JOIN ticket.payment AS r ON r.kind = 'refund' AND r.cancellation_id = x.cancellation_id
+	 WHERE ($1 IS NULL OR o.concert_id = $1) AND x.refund > 0 AND r.amount IS DISTINCT FROM x.refund
+	UNION ALL
+	SELECT o.concert_id, 'charge captured twice without a refund',
+		   format('order %s has %s succeeded charges', o.order_id, count(*))
+	  FROM ticket.orders AS o
+	  JOIN ticket.payment AS p ON p.order_id = o.order_id AND p.kind = 'charge' AND p.state IN ('succeeded', 'refunded')
+	 WHERE ($1 IS NULL OR o.concert_id = $1)
+	 GROUP BY o.concert_id, o.order_id
+	HAVING count(*) > 1
+$$;
+COMMENT ON FUNCTION ticket.verify(bigint) IS
+	'Checks the invariants of one concert (or all): returns one row per violation, none when all is well.';
 
 /* ------------------------------------------------ src/privileges.sql */
 
 REVOKE ALL ON FUNCTION
-	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz),
-	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz),
+	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
+	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
 	ticket._seat_label(text, boolean, integer, integer),
 	ticket._seats_json(bigint, integer[]),
 	ticket._seats_total(bigint, integer[]),
@@ -503,13 +1077,18 @@ REVOKE ALL ON FUNCTION
 	ticket.browse_concerts(),
 	ticket.browse_sections(bigint),
 	ticket.browse_seats(bigint, integer, boolean),
+	ticket._request_refund(ticket.payment, text, text, numeric, bigint),
+	ticket._cancel_result(ticket.cancellation),
+	ticket.cancel_order(bigint, text, text, integer[]),
 	ticket._check_page(text, integer),
 	ticket.my_holds(text, bigint, bigint, integer),
 	ticket.my_orders(text, bigint, bigint, integer)
 FROM PUBLIC;
+REVOKE ALL ON TABLE ticket.cancellation FROM PUBLIC;
+REVOKE ALL ON SEQUENCE ticket.cancellation_cancellation_id_seq FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
-	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz),
-	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz)
+	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
+	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric)
 TO ticket_admin;
 GRANT EXECUTE ON FUNCTION
 	ticket.browse_concerts(),
@@ -518,3 +1097,5 @@ GRANT EXECUTE ON FUNCTION
 	ticket.my_holds(text, bigint, bigint, integer),
 	ticket.my_orders(text, bigint, bigint, integer)
 TO ticket_customer, ticket_admin;
+GRANT EXECUTE ON FUNCTION ticket.cancel_order(bigint, text, text, integer[]) TO ticket_customer;
+GRANT SELECT ON ticket.cancellation TO ticket_admin;

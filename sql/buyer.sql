@@ -1,7 +1,7 @@
 -- The buyer's side with nothing but ticket_customer: browse what is on
 -- sale (ticket.browse_concerts, browse_sections, browse_seats), hold and
--- check out with seats labelled and priced, and read back one's own holds
--- and orders (ticket.my_holds, my_orders).
+-- check out with seats labelled and priced, read back one's own holds and
+-- orders (ticket.my_holds, my_orders), and cancel (ticket.cancel_order).
 \i test/regress_setup.sql
 
 SELECT ticket.create_concert('Stadium', now() + interval '30 days', now() - interval '1 day',
@@ -112,4 +112,106 @@ SELECT state, refund_state, refunded, cancelled_at IS NOT NULL AS cancelled FROM
 -- The seats are back on sale.
 SELECT available FROM ticket.browse_sections(:cid) WHERE section_id = :floor;
 RESET ROLE;
+SELECT count(*) AS violations FROM ticket.verify();
+
+-- Cancelling: a concert that takes cancellations until 48 hours before it
+-- starts, keeping 10 % plus 1.00 of the price of the seats given back.
+SELECT ticket.create_concert('Refundable', now() + interval '30 days', now() - interval '1 day',
+	per_user_limit => 6, cancellable => true, cancel_fee_percent => 10, cancel_fee_fixed => 1) AS rc \gset
+SELECT ticket.add_section(:rc, 'Stalls', 'A', 50.00, 2, 5) AS stalls \gset
+SELECT ticket.open_sale(:rc);
+CREATE FUNCTION pg_temp.bought(c bigint, u text, seats int[]) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	o bigint;
+BEGIN
+	SELECT order_id INTO o FROM ticket.checkout((ticket.hold(c, u, seats)).hold_id, u, u || '-pay');
+	PERFORM ticket.payment_succeeded(j.payment_id, 'ch-' || o) FROM ticket.claim_payments('psp', 100) AS j WHERE j.order_id = o;
+	RETURN o;
+END
+$$;
+SELECT pg_temp.bought(:rc, 'fay', ARRAY[1, 2, 3]) AS fo \gset
+SET ROLE ticket_customer;
+-- One seat of three: 50.00, fee 6.00, refund 44.00; the order keeps two.
+SELECT status, order_state, seats->0->>'label' AS given_back, amount, fee, refund, refund_payment_id IS NOT NULL AS refund_job
+  FROM ticket.cancel_order(:fo, 'fay', 'fay-c1', ARRAY[2]);
+-- The same key again: the same answer, nothing more.
+SELECT status, amount, fee, refund FROM ticket.cancel_order(:fo, 'fay', 'fay-c1', ARRAY[2]);
+SELECT state, json_array_length(seats) AS kept, amount, refund_state, refunded, json_array_length(cancelled_seats) AS given_back, fees
+  FROM ticket.my_orders('fay');
+SELECT free FROM ticket.browse_seats(:rc, :stalls) WHERE seat_id = 2;
+-- The rest: the order is cancelled; two refunds, of 44.00 and 89.00.
+SELECT status, order_state, json_array_length(seats) AS given_back, amount, fee, refund
+  FROM ticket.cancel_order(:fo, 'fay', 'fay-c2');
+RESET ROLE;
+SELECT amount, refund_ref FROM ticket.payment WHERE order_id = :fo AND kind = 'refund' ORDER BY payment_id;
+SELECT count(*) AS violations FROM ticket.verify();
+SELECT ticket.payment_succeeded(payment_id, 're-' || payment_id) FROM ticket.payment WHERE order_id = :fo AND kind = 'refund';
+SET ROLE ticket_customer;
+SELECT state, refund_state, refunded, fees, refunded + fees AS accounted FROM ticket.my_orders('fay');
+SELECT count(*) FILTER (WHERE free) AS free_again FROM ticket.browse_seats(:rc, :stalls) WHERE seat_id <= 3;
+
+-- Answers that are statuses: an order not paid, a concert that takes no
+-- cancellations, past the deadline; an order being undone.
+SELECT order_id AS go FROM ticket.checkout((ticket.hold(:rc, 'gus', ARRAY[4])).hold_id, 'gus', 'gus-pay') \gset
+SELECT status, order_state FROM ticket.cancel_order(:go, 'gus', 'gus-c1');
+RESET ROLE;
+SELECT pg_temp.bought(:cid, 'hal', ARRAY[9]) AS ho \gset
+SET ROLE ticket_customer;
+SELECT status, order_state FROM ticket.cancel_order(:ho, 'hal', 'hal-c1');
+RESET ROLE;
+SELECT pg_temp.bought(:rc, 'ida', ARRAY[5, 6]) AS io \gset
+SELECT ticket.update_concert(:rc, cancel_until => '40 days');
+SET ROLE ticket_customer;
+SELECT status, order_state FROM ticket.cancel_order(:io, 'ida', 'ida-c1');
+RESET ROLE;
+SELECT ticket.update_concert(:rc, cancel_until => '48 hours');
+SELECT ticket.start_compensation(:io, 'box office') IS NOT NULL AS compensating;
+SET ROLE ticket_customer;
+SELECT status, order_state FROM ticket.cancel_order(:io, 'ida', 'ida-c2');
+RESET ROLE;
+CALL ticket.compensate(:io, 'box office');
+
+-- A fee of the whole price refunds nothing, and keeps it.
+SELECT ticket.update_concert(:rc, cancel_fee_fixed => 1000);
+SELECT pg_temp.bought(:rc, 'jo', ARRAY[7]) AS jo \gset
+SET ROLE ticket_customer;
+SELECT status, order_state, amount, fee, refund, refund_payment_id FROM ticket.cancel_order(:jo, 'jo', 'jo-c1');
+SELECT state, refund_state, refunded, fees FROM ticket.my_orders('jo');
+RESET ROLE;
+SELECT ticket.update_concert(:rc, cancel_fee_fixed => 1);
+
+-- Some seats given back, then the concert is cancelled: the organiser
+-- refunds the rest of the capture, the fee included.
+SELECT pg_temp.bought(:rc, 'kim', ARRAY[8, 10]) AS ko \gset
+SET ROLE ticket_customer;
+SELECT status, refund FROM ticket.cancel_order(:ko, 'kim', 'kim-c1', ARRAY[10]);
+RESET ROLE;
+SELECT ticket.cancel_concert(:rc);
+CALL ticket.compensate(:ko, 'concert cancelled');
+SELECT amount, cancellation_id IS NOT NULL AS buyers FROM ticket.payment WHERE order_id = :ko AND kind = 'refund' ORDER BY payment_id;
+SELECT count(*) AS violations FROM ticket.verify();
+
+-- Seats given back return to a waiting room that had sold out.
+SELECT ticket.create_concert('Tiny', now() + interval '30 days', now() - interval '1 day', queue => true,
+	cancellable => true) AS tq \gset
+SELECT ticket.add_standing(:tq, 'Pit', 'GA', 20, 2) IS NOT NULL AS pit;
+SELECT state FROM ticket.join_queue(:tq, 'lea');
+SELECT ticket.open_sale(:tq);
+CREATE FUNCTION pg_temp.step(c bigint) RETURNS integer LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '1 second' WHERE concert_id = c;
+	RETURN ticket.admit(c);
+END
+$$;
+SELECT pg_temp.step(:tq) AS admitted;
+SELECT state FROM ticket.join_queue(:tq, 'max');
+SELECT order_id AS lo FROM ticket.checkout((ticket.hold(:tq, 'lea', ARRAY[1, 2], pass => (ticket.queue_status(:tq, 'lea')).pass)).hold_id, 'lea', 'lea-pay') \gset
+SELECT ticket.payment_succeeded(j.payment_id, 'ch-lea') FROM ticket.claim_payments('psp', 10) AS j WHERE j.order_id = :lo;
+SELECT pg_temp.step(:tq) AS admitted_when_sold_out;
+SELECT state AS max_is FROM ticket.queue_status(:tq, 'max');
+SET ROLE ticket_customer;
+SELECT status FROM ticket.cancel_order(:lo, 'lea', 'lea-c1', ARRAY[2]);
+RESET ROLE;
+SELECT pg_temp.step(:tq) AS admitted_after_cancel;
+SELECT state AS max_is FROM ticket.queue_status(:tq, 'max');
 SELECT count(*) AS violations FROM ticket.verify();

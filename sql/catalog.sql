@@ -54,7 +54,7 @@ UPDATE ticket.concert SET state = 'closed' WHERE concert_id = :cid;
 RESET session_replication_role;
 SELECT status FROM ticket.hold(:cid, 'u3', ARRAY[7]);
 SELECT tgrelid::regclass AS cache_trigger_on, tgenabled FROM pg_trigger
- WHERE tgfoid = 'ticket._relation_changed'::regproc ORDER BY 1::text;
+ WHERE tgfoid = 'ticket._relation_changed'::regproc ORDER BY tgrelid::regclass::text;
 UPDATE ticket.concert SET state = 'on_sale' WHERE concert_id = :cid;
 
 -- Triggers a DBA adds: row triggers on the tables the C paths write fire

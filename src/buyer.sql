@@ -53,14 +53,16 @@ CREATE FUNCTION ticket.my_orders(user_id text, concert_id bigint DEFAULT NULL,
 	before_order_id bigint DEFAULT NULL, max_rows integer DEFAULT 20)
 RETURNS TABLE (order_id bigint, concert_id bigint, title text, starts_at timestamptz, state text,
 	amount numeric(12,2), seats json, created_at timestamptz, pay_by timestamptz, paid_at timestamptz,
-	cancelled_at timestamptz, cancel_reason text, refund_state text, refunded numeric(12,2))
+	cancelled_at timestamptz, cancel_reason text, refund_state text, refunded numeric(12,2),
+	cancelled_seats json, fees numeric(12,2))
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT o.order_id, o.concert_id, c.title, c.starts_at, o.state::text, o.amount,
 		   ticket._seats_json(o.concert_id, o.seat_ids),
 		   o.created_at, o.pay_by, o.paid_at, o.cancelled_at, o.cancel_reason,
-		   r.refund_state, r.refunded
+		   r.refund_state, r.refunded,
+		   CASE WHEN x.seat_ids IS NOT NULL THEN ticket._seats_json(o.concert_id, x.seat_ids) END, x.fees
 	  FROM ticket.orders AS o
 	  JOIN ticket.concert AS c ON c.concert_id = o.concert_id
 	 CROSS JOIN LATERAL (
@@ -72,6 +74,12 @@ AS $$
 			   coalesce(sum(p.amount) FILTER (WHERE p.state IN ('succeeded', 'refunded')), 0)::numeric(12,2) AS refunded
 		  FROM ticket.payment AS p
 		 WHERE p.order_id = o.order_id AND p.kind = 'refund') AS r
+	 CROSS JOIN LATERAL (
+		/* the buyer's cancellations: the seats given back, the fees kept */
+		SELECT (SELECT array_agg(s ORDER BY s) FROM ticket.cancellation AS k, unnest(k.seat_ids) AS s
+				 WHERE k.order_id = o.order_id) AS seat_ids,
+			   (SELECT coalesce(sum(k.fee), 0) FROM ticket.cancellation AS k
+				 WHERE k.order_id = o.order_id)::numeric(12,2) AS fees) AS x
 	 WHERE o.user_id = $1			/* orders_user_idx (user_id, concert_id) */
 	   AND (o.concert_id = $2 OR $2 IS NULL)
 	   AND (o.order_id < $3 OR $3 IS NULL)
@@ -79,4 +87,4 @@ AS $$
 	 LIMIT ticket._check_page($1, $4);
 $$;
 COMMENT ON FUNCTION ticket.my_orders(text, bigint, bigint, integer) IS
-	'For buyers: a user''s orders, newest first (of one concert, or all), max_rows at a time (the next page: before_order_id => the last order_id), with state, amount, seats with labels and prices, when paid or cancelled and why, and the refund: requested, refunded or failed (NULL: none) and how much came back.';
+	'For buyers: a user''s orders, newest first (of one concert, or all), max_rows at a time (the next page: before_order_id => the last order_id), with state, amount, seats with labels and prices, when paid or cancelled and why, and the refund: requested, refunded or failed (NULL: none) and how much came back; the seats the buyer cancelled and the fees kept.';

@@ -40,6 +40,10 @@ CREATE TABLE ticket.concert (
 	closed_at timestamptz,
 	cancelled_at timestamptz,
 	announce_at timestamptz,
+	cancellable boolean NOT NULL DEFAULT false,
+	cancel_until interval NOT NULL DEFAULT '48 hours',
+	cancel_fee_percent numeric(5,2) NOT NULL DEFAULT 0,
+	cancel_fee_fixed numeric(12,2) NOT NULL DEFAULT 0,
 	CHECK (sale_opens_at OPERATOR(pg_catalog.<) sale_closes_at),
 	CHECK (sale_closes_at OPERATOR(pg_catalog.<=) starts_at),
 	CHECK (per_user_limit OPERATOR(pg_catalog.>) 0),
@@ -59,6 +63,10 @@ COMMENT ON COLUMN ticket.concert.payment_timeout IS 'How long a checkout keeps i
 COMMENT ON COLUMN ticket.concert.payment_attempts IS 'Most attempts at one payment before it is dead-lettered and its order compensated.';
 COMMENT ON COLUMN ticket.concert.accept_late_payments IS 'Whether a payment that succeeds after its order was compensated re-sells the seats when they are still free (otherwise, and when they are not, it is refunded).';
 COMMENT ON COLUMN ticket.concert.announce_at IS 'From when buyers see the draft concert as coming up (ticket.browse_concerts); NULL: only once it is on sale.';
+COMMENT ON COLUMN ticket.concert.cancellable IS 'Whether buyers may cancel paid orders (ticket.cancel_order), until cancel_until before starts_at.';
+COMMENT ON COLUMN ticket.concert.cancel_until IS 'How long before starts_at buyers'' cancellations stop.';
+COMMENT ON COLUMN ticket.concert.cancel_fee_percent IS 'The share of the cancelled seats'' price a buyer''s cancellation keeps, in percent (plus cancel_fee_fixed, at most the price).';
+COMMENT ON COLUMN ticket.concert.cancel_fee_fixed IS 'The fixed amount a buyer''s cancellation keeps (plus cancel_fee_percent, at most the price).';
 COMMENT ON COLUMN ticket.concert.seat_count IS 'Seats and places generated so far; the next seat id is seat_count + 1.';
 
 CREATE TABLE ticket.section (
@@ -144,6 +152,16 @@ BEGIN
 	IF c.announce_at = 'infinity' OR c.announce_at = '-infinity' THEN
 		RAISE EXCEPTION 'announce_at must be finite' USING ERRCODE = '22023';
 	END IF;
+	IF c.cancellable IS NULL THEN
+		RAISE EXCEPTION 'cancellable must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_interval('cancel_until', c.cancel_until, '0', '365 days');
+	PERFORM ticket._check_range('cancel_fee_percent', c.cancel_fee_percent, 0, 100);
+	PERFORM ticket._check_range('cancel_fee_fixed', c.cancel_fee_fixed, 0, 1000000);
+	IF c.cancel_fee_percent <> round(c.cancel_fee_percent, 2) OR c.cancel_fee_fixed <> round(c.cancel_fee_fixed, 2) THEN
+		RAISE EXCEPTION 'cancellation fees must not have more than two decimal places'
+			USING ERRCODE = '22023', DETAIL = format('They were %s %% and %s.', c.cancel_fee_percent, c.cancel_fee_fixed);
+	END IF;
 	IF c.sale_opens_at >= c.sale_closes_at THEN
 		RAISE EXCEPTION 'the sale must open before it closes'
 			USING ERRCODE = '22023',
@@ -218,7 +236,11 @@ CREATE FUNCTION ticket.create_concert(
 	payment_timeout interval DEFAULT '10 minutes',
 	payment_attempts integer DEFAULT 5,
 	accept_late_payments boolean DEFAULT true,
-	announce_at timestamptz DEFAULT NULL)
+	announce_at timestamptz DEFAULT NULL,
+	cancellable boolean DEFAULT false,
+	cancel_until interval DEFAULT '48 hours',
+	cancel_fee_percent numeric DEFAULT 0,
+	cancel_fee_fixed numeric DEFAULT 0)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -243,6 +265,10 @@ BEGIN
 	c.payment_attempts := payment_attempts;
 	c.accept_late_payments := accept_late_payments;
 	c.announce_at := announce_at;
+	c.cancellable := cancellable;
+	c.cancel_until := cancel_until;
+	c.cancel_fee_percent := cancel_fee_percent;
+	c.cancel_fee_fixed := cancel_fee_fixed;
 	IF starts_at <= now() THEN
 		RAISE EXCEPTION 'starts_at must be in the future'
 			USING ERRCODE = '22023', DETAIL = format('It was %s.', starts_at);
@@ -251,10 +277,12 @@ BEGIN
 
 	INSERT INTO ticket.concert AS k (title, venue, starts_at, sale_opens_at, sale_closes_at,
 		hold_ttl, per_user_limit, admit_rate, admission_ttl, max_active, queue, pow_bits,
-		payment_timeout, payment_attempts, accept_late_payments, announce_at)
+		payment_timeout, payment_attempts, accept_late_payments, announce_at,
+		cancellable, cancel_until, cancel_fee_percent, cancel_fee_fixed)
 	VALUES (c.title, c.venue, c.starts_at, c.sale_opens_at, c.sale_closes_at,
 		c.hold_ttl, c.per_user_limit, c.admit_rate, c.admission_ttl, c.max_active, c.queue, c.pow_bits,
-		c.payment_timeout, c.payment_attempts, c.accept_late_payments, c.announce_at)
+		c.payment_timeout, c.payment_attempts, c.accept_late_payments, c.announce_at,
+		c.cancellable, c.cancel_until, c.cancel_fee_percent, c.cancel_fee_fixed)
 	RETURNING k.concert_id INTO c.concert_id;
 	IF c.queue THEN
 		PERFORM ticket._create_queue(c.concert_id);
@@ -264,8 +292,8 @@ BEGIN
 	RETURN c.concert_id;
 END
 $$;
-COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz) IS
-	'Creates a draft concert with its sale settings and returns its concert_id; buyers see it from announce_at (coming up), or once it is on sale.';
+COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric) IS
+	'Creates a draft concert with its sale settings and returns its concert_id; buyers see it from announce_at (coming up), or once it is on sale, and may cancel paid orders if it is cancellable.';
 
 CREATE FUNCTION ticket.update_concert(
 	concert_id bigint,
@@ -284,7 +312,11 @@ CREATE FUNCTION ticket.update_concert(
 	payment_timeout interval DEFAULT NULL,
 	payment_attempts integer DEFAULT NULL,
 	accept_late_payments boolean DEFAULT NULL,
-	announce_at timestamptz DEFAULT NULL)
+	announce_at timestamptz DEFAULT NULL,
+	cancellable boolean DEFAULT NULL,
+	cancel_until interval DEFAULT NULL,
+	cancel_fee_percent numeric DEFAULT NULL,
+	cancel_fee_fixed numeric DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -318,6 +350,10 @@ BEGIN
 	c.payment_attempts := coalesce(payment_attempts, old.payment_attempts);
 	c.accept_late_payments := coalesce(accept_late_payments, old.accept_late_payments);
 	c.announce_at := coalesce(announce_at, old.announce_at);
+	c.cancellable := coalesce(cancellable, old.cancellable);
+	c.cancel_until := coalesce(cancel_until, old.cancel_until);
+	c.cancel_fee_percent := coalesce(cancel_fee_percent, old.cancel_fee_percent);
+	c.cancel_fee_fixed := coalesce(cancel_fee_fixed, old.cancel_fee_fixed);
 	IF c.starts_at <> old.starts_at AND c.starts_at <= now() THEN
 		RAISE EXCEPTION 'starts_at must be in the future'
 			USING ERRCODE = '22023', DETAIL = format('It was %s.', c.starts_at);
@@ -346,7 +382,8 @@ BEGIN
 		   admit_rate = c.admit_rate, admission_ttl = c.admission_ttl, max_active = c.max_active,
 		   queue = c.queue, pow_bits = c.pow_bits, payment_timeout = c.payment_timeout,
 		   payment_attempts = c.payment_attempts, accept_late_payments = c.accept_late_payments,
-		   announce_at = c.announce_at
+		   announce_at = c.announce_at, cancellable = c.cancellable, cancel_until = c.cancel_until,
+		   cancel_fee_percent = c.cancel_fee_percent, cancel_fee_fixed = c.cancel_fee_fixed
 	 WHERE k.concert_id = concert_id;
 	IF c.queue AND NOT old.queue THEN
 		PERFORM ticket._create_queue(concert_id);
@@ -357,7 +394,7 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz) IS
+COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric) IS
 	'Changes a concert''s settings; NULL keeps a setting, max_active => 0 removes the cap.';
 
 CREATE FUNCTION ticket.open_sale(concert_id bigint)

@@ -44,7 +44,32 @@ CREATE TABLE ticket.idempotency (
 CREATE INDEX idempotency_age_idx ON ticket.idempotency (created_at);
 COMMENT ON TABLE ticket.idempotency IS
 	'Checkout idempotency keys per user: what was asked (request) and what it gave. Kept ticket.idempotency_ttl (at least 24 hours), then purged by the worker.';
+/*
+ * A buyer's cancellation of some or all of a paid order's seats
+ * (ticket.cancel_order, src/compensation.sql): what the seats cost, the fee
+ * the concert keeps and the refund, whose payment job names it.
+ */
+CREATE TABLE ticket.cancellation (
+	cancellation_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	order_id bigint NOT NULL REFERENCES ticket.orders,
+	user_id text NOT NULL,
+	idempotency_key text NOT NULL,
+	seat_ids integer[] NOT NULL,
+	whole boolean NOT NULL,
+	amount numeric(12,2) NOT NULL,
+	fee numeric(12,2) NOT NULL,
+	refund numeric(12,2) NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CHECK (fee OPERATOR(pg_catalog.>=) 0 AND refund OPERATOR(pg_catalog.>=) 0
+		   AND amount OPERATOR(pg_catalog.=) (fee OPERATOR(pg_catalog.+) refund))
+);
+
+CREATE INDEX cancellation_order_idx ON ticket.cancellation (order_id);
+COMMENT ON TABLE ticket.cancellation IS
+	'Buyers'' cancellations of paid orders: the seats given back (whole: the rest of the order), their price (amount) = the fee kept + the refund.';
 SELECT pg_catalog.pg_extension_config_dump('ticket.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.cancellation', '');
+SELECT pg_catalog.pg_extension_config_dump('ticket.cancellation_cancellation_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ticket.idempotency', '');
 
 CREATE TYPE ticket.checkout_result AS (

@@ -218,3 +218,172 @@ LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'ticket_in_transaction_block';
 COMMENT ON FUNCTION ticket._in_transaction_block() IS
 	'Internal: true inside BEGIN ... COMMIT (or a multi-statement query), where a procedure cannot COMMIT.';
+
+/*
+ * A buyer's cancellation of a paid order, or of some of its seats, under
+ * the concert's policy (cancellable, cancel_until before starts_at, a fee
+ * of cancel_fee_percent of the seats' price plus cancel_fee_fixed, at most
+ * that price).  One transaction does every step in the database: the
+ * seats go back on sale, the order keeps the rest (or is cancelled), and a
+ * refund job for the price less the fee goes to the adapter, retried and
+ * dead-lettered like any payment.  The refund is the compensation of the
+ * charge; nothing is left half done to resume.
+ */
+CREATE TYPE ticket.cancel_result AS (
+	order_id bigint,
+	status text,
+	order_state text,
+	seats json,
+	amount numeric(12,2),
+	fee numeric(12,2),
+	refund numeric(12,2),
+	refund_payment_id bigint
+);
+COMMENT ON TYPE ticket.cancel_result IS
+	'Result of ticket.cancel_order: status cancelled (seats: the seats given back; amount = fee + refund; refund_payment_id: the refund job, NULL when the fee kept it all), or not_allowed (the concert takes no cancellations), too_late (past its deadline), not_paid (the order is pending, cancelled or refunded: order_state says which), compensating (being undone already); order_state is the order''s state after the call.';
+
+/* The result of a cancellation made, from its row. */
+CREATE FUNCTION ticket._cancel_result(x ticket.cancellation)
+RETURNS ticket.cancel_result
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT $1.order_id, 'cancelled', o.state::text, ticket._seats_json(o.concert_id, $1.seat_ids),
+		   $1.amount, $1.fee, $1.refund,
+		   (SELECT p.payment_id FROM ticket.payment AS p WHERE p.kind = 'refund' AND p.cancellation_id = $1.cancellation_id)
+	  FROM ticket.orders AS o
+	 WHERE o.order_id = $1.order_id;
+$$;
+COMMENT ON FUNCTION ticket._cancel_result(ticket.cancellation) IS
+	'Internal: a buyer''s cancellation as ticket.cancel_order returns it.';
+
+CREATE FUNCTION ticket.cancel_order(order_id bigint, user_id text, idempotency_key text, seat_ids integer[] DEFAULT NULL)
+RETURNS ticket.cancel_result
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	o ticket.orders;
+	c ticket.concert;
+	x ticket.cancellation;
+	h ticket.hold;
+	charge ticket.payment;
+	giving integer[];
+	keeping integer[];
+	request text;
+	stored ticket.idempotency;
+	status text;
+	r ticket.cancel_result;
+BEGIN
+	IF order_id IS NULL THEN
+		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_text('user_id', user_id);
+	PERFORM ticket._check_text('idempotency_key', idempotency_key);
+	IF seat_ids IS NOT NULL THEN
+		IF array_ndims(seat_ids) IS DISTINCT FROM 1 OR cardinality(seat_ids) > 100 THEN
+			RAISE EXCEPTION 'seat_ids must list 1 to 100 seats' USING ERRCODE = '22023';
+		END IF;
+		IF array_position(seat_ids, NULL) IS NOT NULL THEN
+			RAISE EXCEPTION 'seat_ids must not contain NULL' USING ERRCODE = '22004';
+		END IF;
+		SELECT array_agg(DISTINCT s ORDER BY s) INTO giving FROM unnest(seat_ids) AS s;
+		IF cardinality(giving) <> cardinality(seat_ids) THEN
+			RAISE EXCEPTION 'seat_ids must not repeat a seat' USING ERRCODE = '22023';
+		END IF;
+	END IF;
+	o := ticket._own_order(order_id, user_id);
+
+	/* The key: the same request gets the same answer; another request with it is 22023. */
+	request := format('cancel_order %s %s', order_id, coalesce(giving::text, 'all'));
+	INSERT INTO ticket.idempotency AS i (user_id, idempotency_key, request, order_id, status)
+	VALUES (user_id, idempotency_key, request, order_id, 'started')
+	ON CONFLICT DO NOTHING;
+	IF NOT FOUND THEN
+		SELECT * INTO stored FROM ticket.idempotency AS i
+		 WHERE i.user_id = user_id AND i.idempotency_key = idempotency_key;
+		IF stored.request IS DISTINCT FROM request THEN
+			RAISE EXCEPTION 'idempotency key "%" was used for another request', idempotency_key
+				USING ERRCODE = '22023', DETAIL = format('It was used for: %s.', stored.request),
+				HINT = 'Use a new key for each new request.';
+		END IF;
+		IF stored.status = 'cancelled' THEN
+			SELECT * INTO x FROM ticket.cancellation AS k
+			 WHERE k.order_id = order_id AND k.user_id = user_id AND k.idempotency_key = idempotency_key;
+			RETURN ticket._cancel_result(x);
+		END IF;
+		SELECT * INTO o FROM ticket.orders AS k WHERE k.order_id = order_id;
+		r.order_id := order_id;
+		r.status := stored.status;
+		r.order_state := o.state;
+		RETURN r;
+	END IF;
+
+	SELECT * INTO o FROM ticket.orders AS k WHERE k.order_id = order_id FOR UPDATE;
+	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = o.concert_id;
+	IF giving IS NOT NULL AND NOT giving <@ o.seat_ids THEN
+		RAISE EXCEPTION 'order % has no seat %', order_id,
+			(SELECT min(s) FROM unnest(giving) AS s WHERE NOT s = ANY (o.seat_ids))
+			USING ERRCODE = '22023', DETAIL = format('Its seats are %s.', o.seat_ids);
+	END IF;
+	status := CASE
+		WHEN EXISTS (SELECT FROM ticket.saga AS g WHERE g.order_id = order_id AND g.state = 'running') THEN 'compensating'
+		WHEN o.state <> 'paid' THEN 'not_paid'
+		WHEN NOT c.cancellable OR c.state = 'cancelled' THEN 'not_allowed'
+		WHEN now() > c.starts_at - c.cancel_until THEN 'too_late'
+		ELSE 'cancelled' END;
+	IF status <> 'cancelled' THEN
+		UPDATE ticket.idempotency AS i SET status = status
+		 WHERE i.user_id = user_id AND i.idempotency_key = idempotency_key;
+		r.order_id := order_id;
+		r.status := status;
+		r.order_state := o.state;
+		RETURN r;
+	END IF;
+
+	giving := coalesce(giving, (SELECT array_agg(s ORDER BY s) FROM unnest(o.seat_ids) AS s));
+	SELECT array_agg(s ORDER BY s) INTO keeping FROM unnest(o.seat_ids) AS s WHERE NOT s = ANY (giving);
+	x.order_id := order_id;
+	x.user_id := user_id;
+	x.idempotency_key := idempotency_key;
+	x.seat_ids := giving;
+	x.whole := keeping IS NULL;
+	x.amount := ticket._seats_total(o.concert_id, giving);
+	x.fee := least(round(x.amount * c.cancel_fee_percent / 100, 2) + c.cancel_fee_fixed, x.amount);
+	x.refund := x.amount - x.fee;
+	INSERT INTO ticket.cancellation AS k (order_id, user_id, idempotency_key, seat_ids, whole, amount, fee, refund)
+	VALUES (x.order_id, x.user_id, x.idempotency_key, x.seat_ids, x.whole, x.amount, x.fee, x.refund)
+	RETURNING k.cancellation_id, k.created_at INTO x.cancellation_id, x.created_at;
+
+	/* The seats go back on sale; the order and its hold keep the rest, or end. */
+	SELECT * INTO h FROM ticket.hold AS k WHERE k.hold_id = o.hold_id FOR UPDATE;
+	PERFORM ticket._lock_seats(o.concert_id, giving);
+	PERFORM ticket._free_seats(o.concert_id, giving, o.hold_id);
+	IF x.whole THEN
+		UPDATE ticket.orders AS k SET state = 'cancelled', cancelled_at = now(), cancel_reason = 'cancelled by the buyer'
+		 WHERE k.order_id = order_id;
+		UPDATE ticket.hold AS k SET state = 'released', ended_at = now() WHERE k.hold_id = o.hold_id;
+	ELSE
+		UPDATE ticket.orders AS k SET seat_ids = keeping WHERE k.order_id = order_id;
+		UPDATE ticket.hold AS k SET seat_ids = keeping WHERE k.hold_id = o.hold_id;
+	END IF;
+
+	/* The money: the price less the fee, from the capture. */
+	IF x.refund > 0 THEN
+		SELECT * INTO charge FROM ticket.payment AS p
+		 WHERE p.order_id = order_id AND p.kind = 'charge' AND p.state = 'succeeded'
+		 ORDER BY p.payment_id LIMIT 1;
+		PERFORM ticket._request_refund(charge, charge.provider_ref, 'cancelled by the buyer', x.refund, x.cancellation_id);
+	END IF;
+	PERFORM ticket._event(o.concert_id, 'order_cancelled', order_id, user_id,
+		jsonb_build_object('by', 'buyer', 'seat_ids', giving, 'whole', x.whole, 'amount', x.amount,
+						   'fee', x.fee, 'refund', x.refund));
+	UPDATE ticket.idempotency AS i SET status = 'cancelled'
+	 WHERE i.user_id = user_id AND i.idempotency_key = idempotency_key;
+	PERFORM ticket._bump_counter('buyer_cancellations', 1);
+	RETURN ticket._cancel_result(x);
+END
+$$;
+COMMENT ON FUNCTION ticket.cancel_order(bigint, text, text, integer[]) IS
+	'For buyers: cancels a paid order, or the seats named, under the concert''s policy: the seats go back on sale and the price less the fee is refunded. Answers not_allowed, too_late, not_paid or compensating as a status; the same idempotency key gives the same answer.';

@@ -31,6 +31,7 @@ CREATE TABLE ticket.payment (
 	dead_at timestamptz,
 	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	finished_at timestamptz,
+	cancellation_id bigint REFERENCES ticket.cancellation,
 	CHECK ((kind OPERATOR(pg_catalog.=) 'refund') OPERATOR(pg_catalog.=) (refund_of IS NOT NULL AND refund_ref IS NOT NULL))
 );
 
@@ -38,10 +39,16 @@ CREATE INDEX payment_due_idx ON ticket.payment (next_attempt_at) WHERE state = '
 
 CREATE INDEX payment_order_idx ON ticket.payment (order_id);
 
-/* One refund per captured provider reference: a refund is never requested twice. */
-CREATE UNIQUE INDEX payment_refund_idx ON ticket.payment (refund_ref) WHERE kind = 'refund';
+/*
+ * One refund per captured provider reference (the rest of it, for an order
+ * undone), and one per buyer's cancellation: a refund is never requested
+ * twice.
+ */
+CREATE UNIQUE INDEX payment_refund_idx ON ticket.payment (refund_ref, (coalesce(cancellation_id, 0))) WHERE kind = 'refund';
 COMMENT ON TABLE ticket.payment IS
 	'Payment jobs for the adapter: charges (one per order, plus none) and refunds. Claimed with a lease (lease_owner, lease_until); retried at next_attempt_at; dead_at set when dead-lettered.';
+COMMENT ON COLUMN ticket.payment.cancellation_id IS
+	'The buyer''s cancellation (ticket.cancellation) a refund gives money back for; NULL for every other job.';
 SELECT pg_catalog.pg_extension_config_dump('ticket.orders_order_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ticket.payment', '');
 SELECT pg_catalog.pg_extension_config_dump('ticket.payment_payment_id_seq', '');
@@ -209,7 +216,14 @@ AS 'MODULE_PATHNAME', 'ticket_sell';
 COMMENT ON FUNCTION ticket._sell(ticket.orders) IS
 	'Internal: marks an order''s seats sold and the order paid, unless a seat went to another buyer or the buyer would go over the limit (false). Takes the hold row, the buyer lock and the seat locks, in that order.';
 
-CREATE FUNCTION ticket._request_refund(charge ticket.payment, ref text, reason text)
+/*
+ * A refund job for a captured provider reference.  A buyer's cancellation
+ * (of_cancellation) refunds refund_amount; otherwise (an order undone,
+ * a duplicate capture) the rest of the capture: what the buyers'
+ * cancellations have not refunded already.
+ */
+CREATE FUNCTION ticket._request_refund(charge ticket.payment, ref text, reason text,
+	refund_amount numeric DEFAULT NULL, of_cancellation bigint DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -217,24 +231,33 @@ AS $$
 DECLARE
 	id bigint;
 	o ticket.orders;
+	give numeric(12,2) := refund_amount;
 BEGIN
 	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = charge.order_id;
-	INSERT INTO ticket.payment AS p (order_id, kind, refund_of, refund_ref, amount, max_attempts, next_attempt_at,
-									 last_error)
-	VALUES (charge.order_id, 'refund', charge.payment_id, ref, charge.amount,
+	IF give IS NULL THEN
+		SELECT charge.amount - coalesce(sum(r.amount), 0) INTO give
+		  FROM ticket.payment AS r
+		 WHERE r.kind = 'refund' AND r.refund_ref = ref AND r.cancellation_id IS NOT NULL;
+	END IF;
+	IF give <= 0 THEN
+		RETURN NULL;	/* the buyers' cancellations gave it all back already */
+	END IF;
+	INSERT INTO ticket.payment AS p (order_id, kind, refund_of, refund_ref, cancellation_id, amount, max_attempts,
+									 next_attempt_at, last_error)
+	VALUES (charge.order_id, 'refund', charge.payment_id, ref, of_cancellation, give,
 			(SELECT k.payment_attempts FROM ticket.concert AS k WHERE k.concert_id = o.concert_id), now(), reason)
-	ON CONFLICT (refund_ref) WHERE kind = 'refund' DO NOTHING
+	ON CONFLICT (refund_ref, (coalesce(cancellation_id, 0))) WHERE kind = 'refund' DO NOTHING
 	RETURNING p.payment_id INTO id;
 	IF id IS NOT NULL THEN
 		PERFORM ticket._event(o.concert_id, 'refund_requested', o.order_id, o.user_id,
-			jsonb_build_object('payment_id', id, 'refund_of', charge.payment_id, 'amount', charge.amount, 'reason', reason));
+			jsonb_build_object('payment_id', id, 'refund_of', charge.payment_id, 'amount', give, 'reason', reason));
 		PERFORM ticket._bump_counter('refunds_requested', 1);
 	END IF;
 	RETURN id;
 END
 $$;
-COMMENT ON FUNCTION ticket._request_refund(ticket.payment, text, text) IS
-	'Internal: adds a refund job for a captured provider reference, once (NULL if one exists).';
+COMMENT ON FUNCTION ticket._request_refund(ticket.payment, text, text, numeric, bigint) IS
+	'Internal: adds a refund job for a captured provider reference, once: of amount for a buyer''s cancellation, else of what the cancellations have not refunded (NULL if one exists or nothing is left).';
 
 CREATE FUNCTION ticket.payment_succeeded(payment_id bigint, provider_ref text)
 RETURNS text
@@ -259,13 +282,16 @@ BEGIN
 		UPDATE ticket.payment AS x SET state = 'succeeded', provider_ref = provider_ref, finished_at = now(),
 			   lease_owner = NULL, lease_until = NULL, dead_at = NULL
 		 WHERE x.payment_id = payment_id;
+		/* A buyer's cancellation gives back part of a capture: the charge stays captured. */
 		UPDATE ticket.payment AS x SET state = 'refunded', finished_at = now()
-		 WHERE x.payment_id = p.refund_of AND x.provider_ref = p.refund_ref;
+		 WHERE x.payment_id = p.refund_of AND x.provider_ref = p.refund_ref AND p.cancellation_id IS NULL;
 		PERFORM ticket._event(o.concert_id, 'refund_succeeded', o.order_id, o.user_id,
 			jsonb_build_object('payment_id', payment_id, 'amount', p.amount));
-		/* Nothing captured is left: the order is refunded. */
+		/* Nothing captured is left, but a buyer's cancellation fee: the order is refunded. */
 		IF o.state = 'cancelled' AND NOT EXISTS (
-			SELECT FROM ticket.payment AS x WHERE x.order_id = o.order_id AND x.kind = 'charge' AND x.state = 'succeeded')
+			SELECT FROM ticket.payment AS x WHERE x.order_id = o.order_id AND x.kind = 'charge' AND x.state = 'succeeded'
+			   AND NOT EXISTS (SELECT FROM ticket.payment AS r
+								WHERE r.kind = 'refund' AND r.refund_ref = x.provider_ref AND r.state = 'succeeded'))
 		   AND NOT EXISTS (
 			SELECT FROM ticket.payment AS x WHERE x.order_id = o.order_id AND x.kind = 'refund' AND x.state <> 'succeeded') THEN
 			UPDATE ticket.orders AS x SET state = 'refunded', refunded_at = now() WHERE x.order_id = o.order_id;

@@ -12,7 +12,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ticket FROM PUBLIC;
 REVOKE ALL ON ALL PROCEDURES IN SCHEMA ticket FROM PUBLIC;
 GRANT SELECT ON ticket.concert, ticket.section, ticket.seat, ticket.hold, ticket.blocked_user,
 	ticket.concerts, ticket.sections, ticket.queues, ticket.orders, ticket.payment, ticket.saga,
-	ticket.saga_step, ticket.event, ticket.event_head, ticket.dashboard TO ticket_admin;
+	ticket.saga_step, ticket.event, ticket.event_head, ticket.dashboard, ticket.cancellation TO ticket_admin;
 GRANT SELECT ON ticket.dashboard TO ticket_monitor;
 
 /* The views call it as whoever reads them (it only counts, as the owner). */
@@ -20,8 +20,8 @@ GRANT EXECUTE ON FUNCTION ticket._waiting(ticket.queue) TO ticket_admin, ticket_
 GRANT EXECUTE ON FUNCTION ticket._seat_is_free(ticket.seat_state, timestamptz, timestamptz) TO ticket_admin;
 GRANT EXECUTE ON FUNCTION ticket.metrics(), ticket.counters(), ticket.preloaded() TO ticket_monitor;
 GRANT EXECUTE ON FUNCTION
-	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz),
-	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz),
+	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
+	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
 	ticket.open_sale(bigint),
 	ticket.close_sale(bigint),
 	ticket.cancel_concert(bigint),
@@ -70,7 +70,8 @@ GRANT EXECUTE ON FUNCTION
 	ticket.browse_sections(bigint),
 	ticket.browse_seats(bigint, integer, boolean),
 	ticket.my_holds(text, bigint, bigint, integer),
-	ticket.my_orders(text, bigint, bigint, integer)
+	ticket.my_orders(text, bigint, bigint, integer),
+	ticket.cancel_order(bigint, text, text, integer[])
 TO ticket_customer;
 /* The box office sees what buyers see, and a buyer's holds and orders (support). */
 GRANT EXECUTE ON FUNCTION

@@ -64,6 +64,7 @@ static const char *const ticket_counter_names[] = {
 	"compensations_done",
 	"worker_errors",
 	"rate_limit_table_full",
+	"buyer_cancellations",
 };
 
 StaticAssertDecl(lengthof(ticket_counter_names) == TICKET_NUM_COUNTERS,

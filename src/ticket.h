@@ -57,6 +57,7 @@ typedef enum TicketCounter
 	TICKET_COUNTER_WORKER_ERRORS,
 	/* requests let through because the rate-limit table was full */
 	TICKET_COUNTER_RATE_TABLE_FULL,
+	TICKET_COUNTER_BUYER_CANCELLATIONS,
 	TICKET_NUM_COUNTERS
 } TicketCounter;
 

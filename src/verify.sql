@@ -177,6 +177,24 @@ AS $$
 	 WHERE ($1 IS NULL OR o.concert_id = $1) AND o.state <> 'paid'
 	   AND NOT EXISTS (SELECT FROM ticket.payment AS r WHERE r.kind = 'refund' AND r.refund_ref = p.provider_ref)
 	   AND NOT EXISTS (SELECT FROM ticket.saga AS g WHERE g.order_id = o.order_id AND g.state = 'running')
+	   /* a buyer who cancelled the whole order when the fee was the whole price: kept as the fee */
+	   AND NOT EXISTS (SELECT FROM ticket.cancellation AS x WHERE x.order_id = o.order_id AND x.whole AND x.refund = 0)
+	UNION ALL
+	/* A buyer's cancellation: its seats are no longer the order's, and its refund was asked for. */
+	SELECT o.concert_id, 'cancelled seat still in its order',
+		   format('order %s still lists seat %s, given back by cancellation %s', o.order_id, u.seat_id, x.cancellation_id)
+	  FROM ticket.cancellation AS x
+	  JOIN ticket.orders AS o ON o.order_id = x.order_id
+	 CROSS JOIN LATERAL unnest(x.seat_ids) AS u(seat_id)
+	 WHERE ($1 IS NULL OR o.concert_id = $1) AND u.seat_id = ANY (o.seat_ids) AND o.state = 'paid'
+	UNION ALL
+	SELECT o.concert_id, 'cancellation without its refund',
+		   format('cancellation %s of order %s refunds %s; %s', x.cancellation_id, o.order_id, x.refund,
+				  coalesce('its refund job is of ' || r.amount, 'there is no refund job'))
+	  FROM ticket.cancellation AS x
+	  JOIN ticket.orders AS o ON o.order_id = x.order_id
+	  LEFT JOIN ticket.payment AS r ON r.kind = 'refund' AND r.cancellation_id = x.cancellation_id
+	 WHERE ($1 IS NULL OR o.concert_id = $1) AND x.refund > 0 AND r.amount IS DISTINCT FROM x.refund
 	UNION ALL
 	SELECT o.concert_id, 'charge captured twice without a refund',
 		   format('order %s has %s succeeded charges', o.order_id, count(*))
