@@ -27,7 +27,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # release, and test/t/010_upgrade.pl checks that the two give the same objects.
 SQL_SOURCES = src/ticket.sql src/parse.sql src/catalogue.sql src/hold.sql src/blocklist.sql \
 	src/pass.sql src/queue.sql src/event.sql src/checkout.sql src/payment.sql \
-	src/compensation.sql src/buyer.sql src/worker.sql src/verify.sql src/monitoring.sql src/privileges.sql
+	src/compensation.sql src/buyer.sql src/boxoffice.sql src/worker.sql src/verify.sql src/monitoring.sql src/privileges.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built),$(sort $(wildcard ticket--*.sql)))
 

@@ -12,6 +12,12 @@
  *   total and seats, checkout_result gains seats (one C rule, src/sale.c).
  * - A buyer's own holds and orders (my_holds, my_orders), on indexes keyed
  *   by user first.
+ * - The box office's tools: update_section, remove_section, delete_concert,
+ *   retry_dead and retry_dead_refunds, sales_by_section, sales_by_hour,
+ *   user_history.
+ * - Every customer entry point draws on the user's rate-limit bucket (a
+ *   poll a tenth of a token: _rate_allow's cost), and my_events is a
+ *   buyer's own feed (event_user_idx leaves the hold events out).
  * - Buyers' cancellations under a per-concert policy (cancellable,
  *   cancel_until, cancel_fee_percent, cancel_fee_fixed; cancel_order, the
  *   cancellation table); a refund job may now give back part of a capture,
@@ -42,6 +48,7 @@ COMMENT ON COLUMN ticket.concert.cancellable IS 'Whether buyers may cancel paid 
 COMMENT ON COLUMN ticket.concert.cancel_until IS 'How long before starts_at buyers'' cancellations stop.';
 COMMENT ON COLUMN ticket.concert.cancel_fee_percent IS 'The share of the cancelled seats'' price a buyer''s cancellation keeps, in percent (plus cancel_fee_fixed, at most the price).';
 COMMENT ON COLUMN ticket.concert.cancel_fee_fixed IS 'The fixed amount a buyer''s cancellation keeps (plus cancel_fee_percent, at most the price).';
+COMMENT ON COLUMN ticket.concert.section_count IS 'Sections added so far; the next section_id is section_count + 1 (a removed section''s id is not reused).';
 
 CREATE OR REPLACE FUNCTION ticket._check_concert(c ticket.concert)
 RETURNS void
@@ -109,6 +116,217 @@ END
 $$;
 COMMENT ON FUNCTION ticket._check_concert(ticket.concert) IS
 	'Internal: raises 22004, 22023 or 22001 unless a concert row''s settings are valid.';
+
+CREATE FUNCTION ticket._check_section(name text, grade text, price numeric)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM ticket._check_text('name', name, 64);
+	PERFORM ticket._check_text('grade', grade, 32);
+	PERFORM ticket._check_range('price', price, 0.01, 1000000);
+	IF price <> round(price, 2) THEN
+		RAISE EXCEPTION 'price must not have more than two decimal places'
+			USING ERRCODE = '22023', DETAIL = format('It was %s.', price);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ticket._check_section(text, text, numeric) IS
+	'Internal: raises 22004, 22023 or 22001 unless a section''s name (1-64 characters), grade (1-32) and price (0.01-1,000,000, two decimals) are valid.';
+
+CREATE OR REPLACE FUNCTION ticket._add_seats(
+	concert_id bigint, name text, grade text, price numeric,
+	seat_rows integer, seats_per_row integer, capacity integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+	seated boolean := seat_rows IS NOT NULL;
+	section_id integer;
+	per_row integer := coalesce(seats_per_row, capacity);
+BEGIN
+	c := ticket._lock_concert(concert_id);
+	IF c.state NOT IN ('draft', 'on_sale') THEN
+		RAISE EXCEPTION 'sections cannot be added to a concert that is %', c.state
+			USING ERRCODE = '55000';
+	END IF;
+	PERFORM ticket._check_section(name, grade, price);
+	IF c.seat_count::bigint + capacity > 2000000 THEN
+		RAISE EXCEPTION 'a concert may have at most 2000000 seats'
+			USING ERRCODE = '22023',
+			DETAIL = format('Concert %s has %s seats; this section would add %s.', concert_id, c.seat_count, capacity);
+	END IF;
+	IF EXISTS (SELECT FROM ticket.section AS s WHERE s.concert_id = concert_id AND s.name = name) THEN
+		RAISE EXCEPTION 'concert % already has a section named "%"', concert_id, name
+			USING ERRCODE = '23505';
+	END IF;
+
+	section_id := c.section_count + 1;
+	INSERT INTO ticket.section (concert_id, section_id, name, grade, price, seated,
+		seat_rows, seats_per_row, capacity, first_seat_id)
+	VALUES (concert_id, section_id, name, grade, price, seated,
+		seat_rows, seats_per_row, capacity, c.seat_count + 1);
+
+	/* One set-based statement: seat ids continue the concert's numbering. */
+	INSERT INTO ticket.seat (concert_id, seat_id, section_id, row_no, seat_no)
+	SELECT concert_id, c.seat_count + 1 + g, section_id,
+		   CASE WHEN seated THEN g / per_row + 1 END, g % per_row + 1
+	  FROM generate_series(0, capacity - 1) AS g;
+
+	UPDATE ticket.concert AS k
+	   SET section_count = section_id, seat_count = k.seat_count + capacity
+	 WHERE k.concert_id = concert_id;
+
+	PERFORM ticket._bump_counter('sections_added', 1);
+	PERFORM ticket._bump_counter('seats_generated', capacity);
+	RETURN section_id;
+END
+$$;
+COMMENT ON FUNCTION ticket._add_seats(bigint, text, text, numeric, integer, integer, integer) IS
+	'Internal: validates and creates a section and its seats; shared by add_section and add_standing.';
+
+CREATE OR REPLACE VIEW ticket.concerts AS
+SELECT c.concert_id, c.title, c.venue,
+	   CASE WHEN c.state = 'on_sale' AND c.sale_closes_at <= pg_catalog.now() THEN 'closed'::ticket.concert_state
+			ELSE c.state END AS state,
+	   c.starts_at, c.sale_opens_at, c.sale_closes_at,
+	   count(s.section_id)::integer AS sections, c.seat_count AS capacity,
+	   coalesce(sum(s.available), 0)::bigint AS available,
+	   coalesce(sum(s.held), 0)::bigint AS held,
+	   coalesce(sum(s.sold), 0)::bigint AS sold,
+	   coalesce(sum(s.sold * s.price), 0)::numeric(14,2) AS revenue
+  FROM ticket.concert AS c
+  LEFT JOIN ticket.sections AS s ON s.concert_id = c.concert_id
+ GROUP BY c.concert_id;
+COMMENT ON VIEW ticket.concerts IS
+	'Each concert with its state (closed once sale_closes_at has passed), sale window and capacity by seat state.';
+
+CREATE FUNCTION ticket.update_section(concert_id bigint, section_id integer,
+	name text DEFAULT NULL, grade text DEFAULT NULL, price numeric DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+	s ticket.section;
+BEGIN
+	c := ticket._lock_concert(concert_id);
+	IF section_id IS NULL THEN
+		RAISE EXCEPTION 'section_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO s FROM ticket.section AS x WHERE x.concert_id = concert_id AND x.section_id = section_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'concert % has no section %', concert_id, section_id USING ERRCODE = 'P0002';
+	END IF;
+	PERFORM ticket._check_section(coalesce(name, s.name), coalesce(grade, s.grade), coalesce(price, s.price));
+	IF c.state = 'cancelled' THEN
+		RAISE EXCEPTION 'concert % is cancelled', concert_id
+			USING ERRCODE = '55000', HINT = 'A cancelled concert cannot be changed.';
+	END IF;
+	/* Buyers were shown the section as it is: no sold seat, and no held one for a new price. */
+	IF EXISTS (SELECT FROM ticket.seat AS t
+				WHERE t.concert_id = concert_id
+				  AND t.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1
+				  AND t.state = 'sold') THEN
+		RAISE EXCEPTION 'section % of concert % has sold seats', section_id, concert_id
+			USING ERRCODE = '55000', HINT = 'A section is renamed or re-priced only before any of its seats is sold.';
+	END IF;
+	IF price IS DISTINCT FROM s.price AND price IS NOT NULL
+	   AND EXISTS (SELECT FROM ticket.seat AS t
+					WHERE t.concert_id = concert_id
+					  AND t.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1
+					  AND t.state = 'held' AND NOT ticket._seat_is_free(t.state, t.held_until, now())) THEN
+		RAISE EXCEPTION 'section % of concert % has held seats', section_id, concert_id
+			USING ERRCODE = '55000',
+			HINT = 'Buyers holding them were shown the old price: re-price when no hold is live (pause admission, or wait).';
+	END IF;
+	IF name IS NOT NULL AND name <> s.name
+	   AND EXISTS (SELECT FROM ticket.section AS x WHERE x.concert_id = concert_id AND x.name = name) THEN
+		RAISE EXCEPTION 'concert % already has a section named "%"', concert_id, name USING ERRCODE = '23505';
+	END IF;
+	UPDATE ticket.section AS x
+	   SET name = coalesce(name, s.name), grade = coalesce(grade, s.grade), price = coalesce(price, s.price)
+	 WHERE x.concert_id = concert_id AND x.section_id = section_id;
+END
+$$;
+COMMENT ON FUNCTION ticket.update_section(bigint, integer, text, text, numeric) IS
+	'Renames, regrades or re-prices a section (NULL keeps a setting) while none of its seats is sold, and re-prices only while none is held.';
+
+CREATE FUNCTION ticket.remove_section(concert_id bigint, section_id integer)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+	s ticket.section;
+BEGIN
+	c := ticket._lock_concert(concert_id);
+	IF section_id IS NULL THEN
+		RAISE EXCEPTION 'section_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO s FROM ticket.section AS x WHERE x.concert_id = concert_id AND x.section_id = section_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'concert % has no section %', concert_id, section_id USING ERRCODE = 'P0002';
+	END IF;
+	IF c.state <> 'draft' THEN
+		RAISE EXCEPTION 'concert % is %', concert_id, c.state
+			USING ERRCODE = '55000', HINT = 'Sections are removed only while the concert is a draft.';
+	END IF;
+	/*
+	 * Seat ids stay 1 .. seat_count without gaps: the seats after the
+	 * section move down by its capacity, through negative ids so that no
+	 * two rows ever share a key on the way.
+	 */
+	DELETE FROM ticket.seat AS t
+	 WHERE t.concert_id = concert_id AND t.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1;
+	UPDATE ticket.seat AS t SET seat_id = -(t.seat_id - s.capacity)
+	 WHERE t.concert_id = concert_id AND t.seat_id >= s.first_seat_id + s.capacity;
+	UPDATE ticket.seat AS t SET seat_id = -t.seat_id WHERE t.concert_id = concert_id AND t.seat_id < 0;
+	DELETE FROM ticket.section AS x WHERE x.concert_id = concert_id AND x.section_id = section_id;
+	UPDATE ticket.section AS x SET first_seat_id = x.first_seat_id - s.capacity
+	 WHERE x.concert_id = concert_id AND x.first_seat_id > s.first_seat_id;
+	UPDATE ticket.concert AS k SET seat_count = k.seat_count - s.capacity WHERE k.concert_id = concert_id;
+END
+$$;
+COMMENT ON FUNCTION ticket.remove_section(bigint, integer) IS
+	'Removes a section and its seats from a draft concert; later seats are renumbered so that seat ids stay 1 .. seat_count (section ids are kept).';
+
+CREATE FUNCTION ticket.delete_concert(concert_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+BEGIN
+	c := ticket._lock_concert(concert_id);
+	IF c.state <> 'draft' THEN
+		RAISE EXCEPTION 'concert % is %', concert_id, c.state
+			USING ERRCODE = '55000', HINT = 'Only a draft is deleted; ticket.cancel_concert ends a concert that has been on sale.';
+	END IF;
+	IF EXISTS (SELECT FROM ticket.queue AS q WHERE q.concert_id = concert_id AND q.scheduled) THEN
+		PERFORM ticket.unschedule_admission(concert_id);
+	END IF;
+	/* A draft has no holds or orders; its pre-queue goes with it. */
+	DELETE FROM ticket.queue_departure AS d WHERE d.concert_id = concert_id;
+	DELETE FROM ticket.queue_entry AS e WHERE e.concert_id = concert_id;
+	DELETE FROM ticket.queue AS q WHERE q.concert_id = concert_id;
+	DELETE FROM ticket.seat AS t WHERE t.concert_id = concert_id;
+	DELETE FROM ticket.section AS x WHERE x.concert_id = concert_id;
+	DELETE FROM ticket.concert AS k WHERE k.concert_id = concert_id;
+END
+$$;
+COMMENT ON FUNCTION ticket.delete_concert(bigint) IS
+	'Deletes a draft concert with its sections, seats and pre-queue; one that has been on sale is cancelled instead (ticket.cancel_concert).';
 
 /* New arguments: the old signatures go. */
 DROP FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean);
@@ -448,6 +666,44 @@ CREATE INDEX hold_user_idx ON ticket.hold (user_id, concert_id);
 DROP INDEX ticket.orders_buyer_idx;
 CREATE INDEX orders_user_idx ON ticket.orders (user_id, concert_id);
 
+CREATE OR REPLACE FUNCTION ticket.release(hold_id bigint, user_id text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	h ticket.hold;
+	outcome ticket.hold_state;
+BEGIN
+	IF hold_id IS NULL OR user_id IS NULL THEN
+		RAISE EXCEPTION 'hold_id and user_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_text('user_id', user_id);
+	h := ticket._own_hold(hold_id, user_id, 'release it');
+	IF NOT ticket._rate_allow(user_id, NULL, 1) THEN
+		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+		RETURN 'rate_limited';
+	END IF;
+	IF h.state IN ('checking_out', 'confirmed') THEN
+		RAISE EXCEPTION 'hold % is %', hold_id, h.state
+			USING ERRCODE = '55000', HINT = 'A hold in checkout or paid for is undone by compensation, not release.';
+	END IF;
+	IF h.state <> 'active' THEN
+		RETURN h.state::text;
+	END IF;
+
+	PERFORM ticket._lock_seats(h.concert_id, h.seat_ids);
+	PERFORM ticket._free_seats(h.concert_id, h.seat_ids, h.hold_id);
+	outcome := CASE WHEN ticket._hold_is_live(h.state, h.expires_at, now()) THEN 'released' ELSE 'expired' END;
+	UPDATE ticket.hold AS x SET state = outcome, ended_at = now() WHERE x.hold_id = hold_id;
+	PERFORM ticket._event(h.concert_id, 'hold_' || outcome::text, hold_id, user_id, NULL);
+	RETURN outcome::text;
+END
+$$;
+COMMENT ON FUNCTION ticket.release(bigint, text) IS
+	'Gives a hold''s seats back at once (only its user may); returns released, or expired / the state it had already ended in, or rate_limited (nothing done).';
+
 CREATE OR REPLACE FUNCTION ticket._order_result(order_id bigint)
 RETURNS ticket.checkout_result
 LANGUAGE sql STABLE
@@ -460,6 +716,170 @@ AS $$
 $$;
 COMMENT ON FUNCTION ticket._order_result(bigint) IS
 	'Internal: an order as ticket.checkout and ticket.order_status return it (its state now).';
+
+CREATE OR REPLACE FUNCTION ticket.order_status(order_id bigint, user_id text)
+RETURNS ticket.checkout_result
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	o ticket.orders;
+BEGIN
+	IF order_id IS NULL THEN
+		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_text('user_id', user_id);
+	o := ticket._own_order(order_id, user_id);
+	/* A poll: a tenth of a call from the user's bucket. */
+	IF NOT ticket._rate_allow(user_id, NULL, 0.1) THEN
+		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+		RETURN ROW(order_id, NULL, 'rate_limited', NULL, NULL, NULL)::ticket.checkout_result;
+	END IF;
+	RETURN ticket._order_result(order_id);
+END
+$$;
+COMMENT ON FUNCTION ticket.order_status(bigint, text) IS
+	'A user''s order as ticket.checkout returns it, with its state now (pending, paid, cancelled, refunded), or rate_limited.';
+
+/* ------------------------------------------------ src/queue.sql: a call's cost in tokens */
+
+DROP FUNCTION ticket._rate_allow(text, text);
+
+CREATE FUNCTION ticket._rate_allow(user_id text, client_key text, cost double precision DEFAULT 1)
+RETURNS boolean
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ticket_rate_allow_sql';
+COMMENT ON FUNCTION ticket._rate_allow(text, text, double precision) IS
+	'Internal: takes cost tokens (a call 1, a poll 0.1) from the user''s and (when given) the client key''s rate-limit buckets; false when either has too few.';
+
+CREATE OR REPLACE FUNCTION ticket.queue_status(concert_id bigint, user_id text)
+RETURNS ticket.queue_status
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'ticket_queue_status';
+COMMENT ON FUNCTION ticket.queue_status(bigint, text) IS
+	'A user''s state in a concert''s waiting room: position and ETA while waiting, the signed pass once admitted, or rate_limited (a poll takes a tenth of a token from the user''s bucket). Reads two rows, whatever the length of the line.';
+
+CREATE FUNCTION ticket._queue_state(concert_id bigint, user_id text)
+RETURNS ticket.queue_status
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'ticket_queue_state';
+COMMENT ON FUNCTION ticket._queue_state(bigint, text) IS
+	'Internal: ticket.queue_status without taking a poll''s token, for join_queue and leave_queue (which took a call''s).';
+
+CREATE OR REPLACE FUNCTION ticket.join_queue(
+	concert_id bigint,
+	user_id text,
+	client_key text DEFAULT NULL,
+	challenge text DEFAULT NULL,
+	solution text DEFAULT NULL)
+RETURNS ticket.queue_status
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+	e ticket.queue_entry;
+	drawn boolean;
+	r ticket.queue_status;
+	had_entry boolean;
+BEGIN
+	IF concert_id IS NULL THEN
+		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_text('user_id', user_id);
+	PERFORM ticket._check_text('client_key', client_key, required => false);
+	PERFORM ticket._check_text('challenge', challenge, 200, false);
+	PERFORM ticket._check_text('solution', solution, required => false);
+	PERFORM ticket._require_preloaded('ticket.join_queue()');
+	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = concert_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'concert % does not exist', concert_id USING ERRCODE = 'P0002';
+	END IF;
+	IF NOT c.queue THEN
+		RAISE EXCEPTION 'concert % has no waiting room', concert_id
+			USING ERRCODE = '55000', HINT = 'Buyers hold seats directly; ticket.update_concert(queue => true) adds one while it is a draft.';
+	END IF;
+	r.concert_id := concert_id;
+	r.user_id := user_id;
+	IF NOT ticket._rate_allow(user_id, client_key) THEN
+		PERFORM ticket._bump_counter('queue_rate_limited', 1);
+		r.state := 'rate_limited';
+		RETURN r;
+	END IF;
+	IF c.state IN ('closed', 'cancelled') THEN
+		r.state := 'closed';
+		RETURN r;
+	END IF;
+	IF EXISTS (SELECT FROM ticket.blocked_user AS b WHERE b.user_id = user_id) THEN
+		PERFORM ticket._bump_counter('queue_blocked', 1);
+		r.state := 'blocked';
+		RETURN r;
+	END IF;
+
+	/* One call per user at a time: joining again returns the same place. */
+	PERFORM ticket._lock_buyer(concert_id, user_id);
+	SELECT * INTO e FROM ticket.queue_entry AS x WHERE x.concert_id = concert_id AND x.user_id = user_id;
+	had_entry := FOUND;
+	IF had_entry AND (e.state IN ('prequeue', 'waiting')
+					  OR (e.state = 'admitted' AND e.expires_at > now())) THEN
+		RETURN ticket._queue_state(concert_id, user_id);
+	END IF;
+
+	IF c.pow_bits > 0 THEN
+		IF challenge IS NULL OR solution IS NULL THEN
+			r.state := 'challenge';
+			RETURN r;
+		END IF;
+		PERFORM ticket._check_work(challenge, solution, concert_id, user_id, c.pow_bits);
+	END IF;
+
+	/* No place yet: the next admission step numbers joiners in join order. */
+	SELECT q.drawn_at IS NOT NULL INTO drawn FROM ticket.queue AS q WHERE q.concert_id = concert_id;
+	IF NOT had_entry THEN
+		INSERT INTO ticket.queue_entry AS x (concert_id, user_id, state, joined_at, client_key)
+		VALUES (concert_id, user_id, CASE WHEN drawn THEN 'waiting' ELSE 'prequeue' END::ticket.queue_entry_state,
+				now(), client_key);
+	ELSE
+		/* Back after leaving, being unblocked or letting an admission expire: at the back. */
+		UPDATE ticket.queue_entry AS x
+		   SET state = CASE WHEN drawn THEN 'waiting' ELSE 'prequeue' END::ticket.queue_entry_state,
+			   seq = NULL, joined_at = now(), admitted_at = NULL, expires_at = NULL, left_at = NULL,
+			   client_key = client_key, join_seq = pg_catalog.nextval('ticket.queue_join_seq')
+		 WHERE x.concert_id = concert_id AND x.user_id = user_id;
+	END IF;
+	PERFORM ticket._bump_counter('queue_joined', 1);
+	RETURN ticket._queue_state(concert_id, user_id);
+END
+$$;
+COMMENT ON FUNCTION ticket.join_queue(bigint, text, text, text, text) IS
+	'Puts a user in a concert''s waiting room (the pre-queue before opening) and returns their status; joining again returns the same place.';
+
+CREATE OR REPLACE FUNCTION ticket.leave_queue(concert_id bigint, user_id text)
+RETURNS ticket.queue_status
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	IF concert_id IS NULL THEN
+		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	PERFORM ticket._check_text('user_id', user_id);
+	IF NOT EXISTS (SELECT FROM ticket.queue AS q WHERE q.concert_id = concert_id) THEN
+		PERFORM ticket._lock_concert(concert_id);	/* P0002 if there is no such concert */
+		RAISE EXCEPTION 'concert % has no waiting room', concert_id USING ERRCODE = '55000';
+	END IF;
+	IF ticket._leave(concert_id, user_id, 'left') THEN
+		PERFORM ticket._bump_counter('queue_left', 1);
+	END IF;
+	RETURN ticket._queue_state(concert_id, user_id);
+END
+$$;
+COMMENT ON FUNCTION ticket.leave_queue(bigint, text) IS
+	'Takes a user out of a concert''s waiting room (those behind move up; an admitted user frees a slot); joining again goes to the back.';
 
 CREATE TABLE ticket.cancellation (
 	cancellation_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -633,7 +1053,7 @@ CREATE TYPE ticket.cancel_result AS (
 	refund_payment_id bigint
 );
 COMMENT ON TYPE ticket.cancel_result IS
-	'Result of ticket.cancel_order: status cancelled (seats: the seats given back; amount = fee + refund; refund_payment_id: the refund job, NULL when the fee kept it all), or not_allowed (the concert takes no cancellations), too_late (past its deadline), not_paid (the order is pending, cancelled or refunded: order_state says which), compensating (being undone already); order_state is the order''s state after the call.';
+	'Result of ticket.cancel_order: status cancelled (seats: the seats given back; amount = fee + refund; refund_payment_id: the refund job, NULL when the fee kept it all), or not_allowed (the concert takes no cancellations), too_late (past its deadline), not_paid (the order is pending, cancelled or refunded: order_state says which), compensating (being undone already), rate_limited (nothing done); order_state is the order''s state after the call.';
 
 CREATE FUNCTION ticket._cancel_result(x ticket.cancellation)
 RETURNS ticket.cancel_result
@@ -686,9 +1106,16 @@ BEGIN
 		END IF;
 	END IF;
 	o := ticket._own_order(order_id, user_id);
+	IF NOT ticket._rate_allow(user_id, NULL, 1) THEN
+		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+		r.order_id := order_id;
+		r.status := 'rate_limited';
+		r.order_state := o.state;
+		RETURN r;
+	END IF;
 
 	/* The key: the same request gets the same answer; another request with it is 22023. */
-	request := format('cancel_order %s %s', order_id, coalesce(giving::text, 'all'));
+	request := format('cancellation of order %s, seats %s', order_id, coalesce(giving::text, 'all'));
 	INSERT INTO ticket.idempotency AS i (user_id, idempotency_key, request, order_id, status)
 	VALUES (user_id, idempotency_key, request, order_id, 'started')
 	ON CONFLICT DO NOTHING;
@@ -696,9 +1123,9 @@ BEGIN
 		SELECT * INTO stored FROM ticket.idempotency AS i
 		 WHERE i.user_id = user_id AND i.idempotency_key = idempotency_key;
 		IF stored.request IS DISTINCT FROM request THEN
-			RAISE EXCEPTION 'idempotency key "%" was used for another request', idempotency_key
-				USING ERRCODE = '22023', DETAIL = format('It was used for: %s.', stored.request),
-				HINT = 'Use a new key for each new request.';
+			RAISE EXCEPTION 'idempotency key "%" was already used for a different request', idempotency_key
+				USING ERRCODE = '22023', DETAIL = format('It was used for the %s; this call asks for the %s.', stored.request, request),
+				HINT = 'Use a new key for a new request.';
 		END IF;
 		IF stored.status = 'cancelled' THEN
 			SELECT * INTO x FROM ticket.cancellation AS k
@@ -790,11 +1217,16 @@ AS $$
 BEGIN
 	PERFORM ticket._check_text('user_id', user_id);
 	PERFORM ticket._check_range('max_rows', max_rows, 1, 1000);
+	IF NOT ticket._rate_allow(user_id, NULL, 1) THEN
+		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+		RAISE EXCEPTION 'user % is rate limited', user_id
+			USING ERRCODE = '53400', HINT = 'Try again in a moment; ticket.user_rate and ticket.user_burst set the limit.';
+	END IF;
 	RETURN max_rows;
 END
 $$;
 COMMENT ON FUNCTION ticket._check_page(text, integer) IS
-	'Internal: max_rows, after raising 22004, 22001 or 22023 unless a buyer''s list may be read with these user_id and max_rows.';
+	'Internal: max_rows, after raising 22004, 22001 or 22023 unless a buyer''s list may be read with these user_id and max_rows, and 53400 when the user''s rate limit refuses the call.';
 
 CREATE FUNCTION ticket.my_holds(user_id text, concert_id bigint DEFAULT NULL,
 	before_hold_id bigint DEFAULT NULL, max_rows integer DEFAULT 20)
@@ -861,6 +1293,46 @@ AS $$
 $$;
 COMMENT ON FUNCTION ticket.my_orders(text, bigint, bigint, integer) IS
 	'For buyers: a user''s orders, newest first (of one concert, or all), max_rows at a time (the next page: before_order_id => the last order_id), with state, amount, seats with labels and prices, when paid or cancelled and why, and the refund: requested, refunded or failed (NULL: none) and how much came back; the seats the buyer cancelled and the fees kept.';
+
+CREATE INDEX event_user_idx ON ticket.event (user_id, event_id) WHERE event_id IS NOT NULL AND kind <> 'hold';
+
+CREATE FUNCTION ticket._check_feed(user_id text, after_id bigint, max_events integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM ticket._check_text('user_id', user_id);
+	IF after_id IS NULL THEN
+		RAISE EXCEPTION 'after_id must not be NULL' USING ERRCODE = '22004',
+			HINT = 'Start from 0, then pass the last event_id read.';
+	END IF;
+	PERFORM ticket._check_range('max_events', max_events, 1, 1000);
+	IF NOT ticket._rate_allow(user_id, NULL, 0.1) THEN
+		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+		RAISE EXCEPTION 'user % is rate limited', user_id
+			USING ERRCODE = '53400', HINT = 'Try again in a moment; ticket.user_rate and ticket.user_burst set the limit.';
+	END IF;
+	RETURN max_events;
+END
+$$;
+COMMENT ON FUNCTION ticket._check_feed(text, bigint, integer) IS
+	'Internal: max_events, after raising 22004, 22001 or 22023 unless ticket.my_events may be read with these arguments, and 53400 when the user''s rate limit refuses the poll.';
+
+CREATE FUNCTION ticket.my_events(user_id text, after_id bigint DEFAULT 0, max_events integer DEFAULT 100)
+RETURNS TABLE (event_id bigint, concert_id bigint, kind text, subject_id bigint, detail jsonb, created_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT e.event_id, e.concert_id, e.kind, e.subject_id, e.detail, e.created_at
+	  FROM ticket.event AS e
+	 WHERE e.user_id = $1 AND e.event_id > $2	/* event_user_idx */
+	   AND e.event_id IS NOT NULL AND e.kind <> 'hold'
+	 ORDER BY e.event_id
+	 LIMIT ticket._check_feed($1, $2, $3);
+$$;
+COMMENT ON FUNCTION ticket.my_events(text, bigint, integer) IS
+	'For buyers: a user''s own published events after after_id, in order (admitted, admission_expired, hold_released, hold_expired, order_created, order_paid, order_cancelled, order_refunded, payment and refund outcomes, ...; not the hold events the buyer made): a poll, a tenth of a call from the rate limit. Never another user''s.';
 
 CREATE OR REPLACE FUNCTION ticket.verify(concert_id bigint DEFAULT NULL)
 RETURNS TABLE (concert_id bigint, violation text, detail text)
@@ -1063,6 +1535,209 @@ $$;
 COMMENT ON FUNCTION ticket.verify(bigint) IS
 	'Checks the invariants of one concert (or all): returns one row per violation, none when all is well.';
 
+/* ------------------------------------------------ src/boxoffice.sql */
+
+CREATE FUNCTION ticket.retry_dead(payment_id bigint)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p ticket.payment;
+	o ticket.orders;
+BEGIN
+	p := ticket._lock_payment(payment_id);
+	IF p.kind = 'charge' THEN
+		RAISE EXCEPTION 'payment % is a charge', payment_id
+			USING ERRCODE = '55000',
+			DETAIL = 'A charge that dies has its order undone; charging again could sell seats the buyer no longer holds.',
+			HINT = 'Only refunds are re-driven; the buyer checks out again.';
+	END IF;
+	IF p.state <> 'failed' THEN
+		RETURN p.state::text;	/* not dead: nothing to do */
+	END IF;
+	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = p.order_id;
+	UPDATE ticket.payment AS x
+	   SET state = 'processing', dead_at = NULL, finished_at = NULL, next_attempt_at = now(),
+		   lease_owner = NULL, lease_until = NULL,
+		   max_attempts = x.attempts + (SELECT k.payment_attempts FROM ticket.concert AS k WHERE k.concert_id = o.concert_id),
+		   last_error = coalesce(x.last_error || '; ', '') || 're-driven by ' || session_user
+	 WHERE x.payment_id = payment_id;
+	PERFORM ticket._event(o.concert_id, 'refund_redriven', o.order_id, o.user_id,
+		jsonb_build_object('payment_id', payment_id, 'amount', p.amount));
+	RETURN 'retrying';
+END
+$$;
+COMMENT ON FUNCTION ticket.retry_dead(bigint) IS
+	'Sends a dead-lettered refund back to the adapter with a fresh set of attempts (same provider idempotency key); returns retrying, or the state of one that is not dead. A charge is 55000.';
+
+CREATE FUNCTION ticket.retry_dead_refunds(concert_id bigint)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	n integer := 0;
+	id bigint;
+BEGIN
+	PERFORM ticket._lock_concert(concert_id);
+	FOR id IN SELECT p.payment_id FROM ticket.payment AS p JOIN ticket.orders AS o ON o.order_id = p.order_id
+			   WHERE o.concert_id = concert_id AND p.kind = 'refund' AND p.state = 'failed'
+			   ORDER BY p.payment_id LOOP
+		IF ticket.retry_dead(id) = 'retrying' THEN
+			n := n + 1;
+		END IF;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION ticket.retry_dead_refunds(bigint) IS
+	'Re-drives every dead-lettered refund of a concert (ticket.retry_dead); returns how many.';
+
+CREATE FUNCTION ticket._find_concert(concert_id bigint)
+RETURNS ticket.concert
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+BEGIN
+	IF concert_id IS NULL THEN
+		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = concert_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'concert % does not exist', concert_id USING ERRCODE = 'P0002';
+	END IF;
+	RETURN c;
+END
+$$;
+COMMENT ON FUNCTION ticket._find_concert(bigint) IS
+	'Internal: a concert row without a lock (for reads), raising P0002 when there is none.';
+
+CREATE FUNCTION ticket.sales_by_section(concert_id bigint)
+RETURNS TABLE (section_id integer, name text, price numeric(12,2), capacity integer, sold bigint,
+	orders bigint, revenue numeric(14,2), given_back bigint, refunds numeric(14,2), fees numeric(14,2))
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	PERFORM ticket._find_concert(concert_id);
+	RETURN QUERY
+	SELECT s.section_id, s.name, s.price, s.capacity, n.sold, n.orders, (n.sold * s.price)::numeric(14,2),
+		   g.seats, coalesce(g.refunds, 0)::numeric(14,2), coalesce(g.fees, 0)::numeric(14,2)
+	  FROM ticket.section AS s
+	 CROSS JOIN LATERAL (
+		SELECT count(*) AS sold, count(DISTINCT t.hold_id) AS orders
+		  FROM ticket.seat AS t
+		 WHERE t.concert_id = s.concert_id AND t.state = 'sold'
+		   AND t.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1) AS n
+	 CROSS JOIN LATERAL (
+		SELECT count(*) AS seats,
+			   sum(round(x.refund * s.price / x.amount, 2)) AS refunds,
+			   sum(round(x.fee * s.price / x.amount, 2)) AS fees
+		  FROM ticket.cancellation AS x
+		  JOIN ticket.orders AS o ON o.order_id = x.order_id AND o.concert_id = s.concert_id
+		 CROSS JOIN LATERAL unnest(x.seat_ids) AS u(seat_id)
+		 WHERE u.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1) AS g
+	 WHERE s.concert_id = concert_id
+	 ORDER BY s.section_id;
+END
+$$;
+COMMENT ON FUNCTION ticket.sales_by_section(bigint) IS
+	'For the box office: per section, seats sold now, the orders they belong to and their revenue, and the buyers'' cancellations: seats given back, refunds and fees (each cancellation''s shared among its seats by price).';
+
+CREATE FUNCTION ticket.sales_by_hour(concert_id bigint)
+RETURNS TABLE ("hour" timestamptz, orders bigint, seats bigint, revenue numeric(14,2),
+	refunds numeric(14,2), fees numeric(14,2))
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	PERFORM ticket._find_concert(concert_id);
+	RETURN QUERY
+	WITH paid AS (
+		SELECT date_trunc('hour', o.paid_at) AS h, count(*) AS orders,
+			   sum(cardinality(o.seat_ids)
+				   + coalesce((SELECT sum(cardinality(x.seat_ids)) FROM ticket.cancellation AS x
+								WHERE x.order_id = o.order_id), 0)) AS seats,
+			   sum(o.amount) AS revenue
+		  FROM ticket.orders AS o
+		 WHERE o.concert_id = concert_id AND o.paid_at IS NOT NULL
+		 GROUP BY 1
+	), refunded AS (
+		SELECT date_trunc('hour', p.finished_at) AS h, sum(p.amount) AS refunds
+		  FROM ticket.payment AS p JOIN ticket.orders AS o ON o.order_id = p.order_id
+		 WHERE o.concert_id = concert_id AND p.kind = 'refund' AND p.state = 'succeeded'
+		 GROUP BY 1
+	), kept AS (
+		SELECT date_trunc('hour', x.created_at) AS h, sum(x.fee) AS fees
+		  FROM ticket.cancellation AS x JOIN ticket.orders AS o ON o.order_id = x.order_id
+		 WHERE o.concert_id = concert_id
+		 GROUP BY 1
+	), hours AS (
+		SELECT paid.h FROM paid UNION SELECT refunded.h FROM refunded UNION SELECT kept.h FROM kept
+	)
+	SELECT hours.h, coalesce(paid.orders, 0), coalesce(paid.seats, 0)::bigint,
+		   coalesce(paid.revenue, 0)::numeric(14,2), coalesce(refunded.refunds, 0)::numeric(14,2),
+		   coalesce(kept.fees, 0)::numeric(14,2)
+	  FROM hours
+	  LEFT JOIN paid ON paid.h = hours.h
+	  LEFT JOIN refunded ON refunded.h = hours.h
+	  LEFT JOIN kept ON kept.h = hours.h
+	 ORDER BY hours.h;
+END
+$$;
+COMMENT ON FUNCTION ticket.sales_by_hour(bigint) IS
+	'For the box office: per hour, orders paid, their seats and what they captured, refunds that went through, and fees kept by buyers'' cancellations.';
+
+CREATE FUNCTION ticket.user_history(user_id text, max_rows integer DEFAULT 200)
+RETURNS TABLE ("at" timestamptz, concert_id bigint, what text, ref_id bigint, detail text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	PERFORM ticket._check_text('user_id', user_id);
+	PERFORM ticket._check_range('max_rows', max_rows, 1, 10000);
+	RETURN QUERY
+	SELECT * FROM (
+		SELECT h.created_at, h.concert_id, 'hold', h.hold_id,
+			   format('seats %s, %s', h.seat_ids, h.state)
+		  FROM ticket.hold AS h WHERE h.user_id = user_id
+		UNION ALL
+		SELECT o.created_at, o.concert_id, 'order ' || o.state::text, o.order_id,
+			   format('%s for seats %s%s%s', o.amount, o.seat_ids,
+					  CASE WHEN o.paid_at IS NOT NULL THEN ', paid' END,
+					  CASE WHEN o.cancel_reason IS NOT NULL THEN ', cancelled: ' || o.cancel_reason END)
+		  FROM ticket.orders AS o WHERE o.user_id = user_id
+		UNION ALL
+		SELECT coalesce(p.finished_at, p.created_at), o.concert_id, p.kind::text || ' ' || p.state::text, p.payment_id,
+			   format('%s of order %s, %s attempt(s)%s', p.amount, o.order_id, p.attempts,
+					  CASE WHEN p.last_error IS NOT NULL THEN ', last error: ' || p.last_error END)
+		  FROM ticket.orders AS o JOIN ticket.payment AS p ON p.order_id = o.order_id
+		 WHERE o.user_id = user_id
+		UNION ALL
+		SELECT x.created_at, o.concert_id, 'cancellation', x.cancellation_id,
+			   format('seats %s of order %s: %s, fee %s, refund %s', x.seat_ids, o.order_id, x.amount, x.fee, x.refund)
+		  FROM ticket.cancellation AS x JOIN ticket.orders AS o ON o.order_id = x.order_id
+		 WHERE x.user_id = user_id
+		UNION ALL
+		SELECT b.blocked_at, NULL::bigint, 'blocked', NULL::bigint, coalesce(b.reason, '')
+		  FROM ticket.blocked_user AS b WHERE b.user_id = user_id
+	) AS t
+	 ORDER BY 1, 3, 4
+	 LIMIT max_rows;
+END
+$$;
+COMMENT ON FUNCTION ticket.user_history(text, integer) IS
+	'For support staff: one user''s holds, orders, payments, cancellations and block, across concerts, oldest first (max_rows of them).';
+
 /* ------------------------------------------------ src/privileges.sql */
 
 REVOKE ALL ON FUNCTION
@@ -1082,20 +1757,43 @@ REVOKE ALL ON FUNCTION
 	ticket.cancel_order(bigint, text, text, integer[]),
 	ticket._check_page(text, integer),
 	ticket.my_holds(text, bigint, bigint, integer),
-	ticket.my_orders(text, bigint, bigint, integer)
+	ticket.my_orders(text, bigint, bigint, integer),
+	ticket._check_section(text, text, numeric),
+	ticket.update_section(bigint, integer, text, text, numeric),
+	ticket.remove_section(bigint, integer),
+	ticket.delete_concert(bigint),
+	ticket._rate_allow(text, text, double precision),
+	ticket._queue_state(bigint, text),
+	ticket._check_feed(text, bigint, integer),
+	ticket.my_events(text, bigint, integer),
+	ticket.retry_dead(bigint),
+	ticket.retry_dead_refunds(bigint),
+	ticket._find_concert(bigint),
+	ticket.sales_by_section(bigint),
+	ticket.sales_by_hour(bigint),
+	ticket.user_history(text, integer)
 FROM PUBLIC;
 REVOKE ALL ON TABLE ticket.cancellation FROM PUBLIC;
 REVOKE ALL ON SEQUENCE ticket.cancellation_cancellation_id_seq FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
 	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
-	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric)
+	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
+	ticket.update_section(bigint, integer, text, text, numeric),
+	ticket.remove_section(bigint, integer),
+	ticket.delete_concert(bigint),
+	ticket.retry_dead(bigint),
+	ticket.retry_dead_refunds(bigint),
+	ticket.sales_by_section(bigint),
+	ticket.sales_by_hour(bigint),
+	ticket.user_history(text, integer)
 TO ticket_admin;
 GRANT EXECUTE ON FUNCTION
 	ticket.browse_concerts(),
 	ticket.browse_sections(bigint),
 	ticket.browse_seats(bigint, integer, boolean),
 	ticket.my_holds(text, bigint, bigint, integer),
-	ticket.my_orders(text, bigint, bigint, integer)
+	ticket.my_orders(text, bigint, bigint, integer),
+	ticket.my_events(text, bigint, integer)
 TO ticket_customer, ticket_admin;
 GRANT EXECUTE ON FUNCTION ticket.cancel_order(bigint, text, text, integer[]) TO ticket_customer;
 GRANT SELECT ON ticket.cancellation TO ticket_admin;

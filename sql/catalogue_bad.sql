@@ -199,3 +199,38 @@ SELECT * FROM pg_temp.no_grant('ticket.browse_seats(bigint, int, boolean)', $$SE
 SELECT * FROM pg_temp.no_grant('ticket._section_counts(bigint, int)', $$SELECT ticket._section_counts(1, 1)$$);
 SELECT * FROM pg_temp.no_grant('ticket._seats_json(bigint, int[])', $$SELECT ticket._seats_json(1, ARRAY[1])$$);
 SELECT pg_temp.fp() = :'fp0' AS nothing_written;
+
+-- Bad input to ticket.update_section(concert_id, section_id, name, grade,
+-- price), ticket.remove_section(concert_id, section_id) and
+-- ticket.delete_concert(concert_id): bad ids, names, grades and prices,
+-- states that forbid the change, and roles without the grant.  (Concert 1
+-- has held and checked-out seats in its section 1; concert 4 is a draft.)
+SELECT pg_temp.fp() AS fp0 \gset
+SELECT * FROM pg_temp.each('concert_id', 'int8', $$SELECT ticket.update_section(%s, 1, grade => 'B')$$);
+SELECT * FROM pg_temp.each('section_id', 'int4', $$SELECT ticket.update_section(4, %s, grade => 'B')$$);
+SELECT * FROM pg_temp.each('name', 'text', $$SELECT ticket.update_section(4, 1, name => %s)$$, ARRAY['NULL']);
+SELECT * FROM pg_temp.each('grade', 'text', $$SELECT ticket.update_section(4, 1, grade => %s)$$, ARRAY['NULL']);
+SELECT * FROM pg_temp.each('price', 'numeric', $$SELECT ticket.update_section(4, 1, price => %s)$$, ARRAY['NULL']);
+SELECT c AS bad_input, pg_temp.bad(s) AS result FROM (VALUES
+	('re-price with held seats',        $$SELECT ticket.update_section(1, 1, price => 99)$$),
+	('rename the Pit to Floor',         $$SELECT ticket.update_section(1, 2, name => 'Floor')$$),
+	('a cancelled concert',             $$SELECT ticket.update_section(5, 1, grade => 'B')$$),
+	('price with three decimals',       $$SELECT ticket.update_section(4, 1, price => 1.005)$$)
+) AS t(c, s);
+SELECT * FROM pg_temp.no_grant('ticket.update_section(bigint, int, text, text, numeric)', $$SELECT ticket.update_section(4, 1, grade => 'B')$$);
+SELECT pg_temp.fp() = :'fp0' AS nothing_written;
+SELECT * FROM pg_temp.each('concert_id', 'int8', $$SELECT ticket.remove_section(%s, 1)$$);
+SELECT * FROM pg_temp.each('section_id', 'int4', $$SELECT ticket.remove_section(4, %s)$$);
+SELECT c AS bad_input, pg_temp.bad(s) AS result FROM (VALUES
+	('a concert on sale',               $$SELECT ticket.remove_section(1, 2)$$),
+	('a cancelled concert',             $$SELECT ticket.remove_section(5, 1)$$)
+) AS t(c, s);
+SELECT * FROM pg_temp.no_grant('ticket.remove_section(bigint, int)', $$SELECT ticket.remove_section(4, 1)$$);
+SELECT pg_temp.fp() = :'fp0' AS nothing_written;
+SELECT * FROM pg_temp.each('concert_id', 'int8', $$SELECT ticket.delete_concert(%s)$$);
+SELECT c AS bad_input, pg_temp.bad(s) AS result FROM (VALUES
+	('a concert on sale',               $$SELECT ticket.delete_concert(1)$$),
+	('a cancelled concert',             $$SELECT ticket.delete_concert(5)$$)
+) AS t(c, s);
+SELECT * FROM pg_temp.no_grant('ticket.delete_concert(bigint)', $$SELECT ticket.delete_concert(4)$$);
+SELECT pg_temp.fp() = :'fp0' AS nothing_written;

@@ -181,6 +181,8 @@ SELECT name, price, available FROM ticket.browse_sections(:hq);
 SELECT count(*) AS seats, count(*) FILTER (WHERE free) AS free, min(label) AS first_label FROM ticket.browse_seats(:hq, 1);
 SELECT state, total, json_array_length(seats) AS seats FROM ticket.my_holds('eve');
 SELECT state, amount, seats->0->>'label' AS label FROM ticket.my_orders('eve');
+SELECT status, order_state FROM ticket.cancel_order(:eo, 'eve', 'hijack-cancel');
+SELECT count(*) >= 0 AS feed FROM ticket.my_events('eve');
 RESET ROLE;
 SET ROLE ticket_adapter;
 SELECT payment_id AS ep, kind FROM ticket.claim_payments('hijacked', 5, '1 minute') \gset
@@ -201,6 +203,16 @@ SELECT count(*) > 0 AS has_events FROM ticket.events_since(0);
 SELECT waiting, admitted, departed FROM ticket.queues WHERE concert_id = :hq;
 SELECT title, state, sections, capacity, available FROM ticket.concerts WHERE concert_id = :hid;
 SELECT * FROM ticket.seat_map(:hid, 1);
+-- The box office's tools under the same path.
+SELECT ticket.update_section(:hid, 1, name => 'Floor 2', grade => 'B');
+SELECT ticket.retry_dead_refunds(:hq) AS redriven;
+SELECT name, sold, revenue, given_back FROM ticket.sales_by_section(:hq);
+SELECT sum(orders) AS orders, sum(revenue) AS revenue FROM ticket.sales_by_hour(:hq);
+SELECT what FROM ticket.user_history('eve') ORDER BY what LIMIT 3;
+SELECT ticket.create_concert('Hijack Draft', '2100-06-01 20:00+00', '2100-05-01 10:00+00') AS hd \gset
+SELECT ticket.add_section(:hd, 'A', 'A', 10, 1, 2), ticket.add_section(:hd, 'B', 'B', 10, 1, 2);
+SELECT ticket.remove_section(:hd, 1);
+SELECT ticket.delete_concert(:hd);
 RESET search_path;
 RESET ROLE;
 SELECT what, count(*) AS hostile_calls FROM evil.log GROUP BY what ORDER BY what;

@@ -69,5 +69,35 @@ SET ROLE ticket_adapter;
 SELECT pg_temp.err($$SET ticket.payment_lifo_at = 0$$);
 RESET ROLE;
 
-SELECT counter, value > 0 AS seen FROM ticket.counters() WHERE counter = 'holds_rate_limited';
+-- Every customer entry point draws on the same user bucket (issue 17): a
+-- call costs a token, a poll (queue_status, order_status) a tenth.  With
+-- a burst of 2, a user who has spent it gets rate_limited from checkout,
+-- order_status, cancel_order and release, nothing written, and 53400 from
+-- the lists, which have no status to say it in.
+SELECT ticket.create_concert('Limited Room', '2100-06-01 20:00+00', '2000-01-01 00:00+00', queue => true,
+	cancellable => true) AS lq \gset
+SELECT ticket.add_standing(:lq, 'Pit', 'GA', 10, 10) IS NOT NULL AS pit;
+SELECT state FROM ticket.join_queue(:lq, 'poller');
+SELECT ticket.open_sale(:lq);
+SELECT hold_id AS lh FROM ticket.hold(:cid, 'spender', ARRAY[80]) \gset
+SELECT order_id AS lo FROM ticket.checkout((ticket.hold(:cid, 'spender', ARRAY[81])).hold_id, 'spender', 'lk') \gset
+SET ticket.user_burst = 2;
+SET ticket.user_rate = 0.001;
+SELECT g AS call, (ticket.hold(:cid, 'spender', ARRAY[81 + g])).status FROM generate_series(1, 2) AS g;
+SELECT status FROM ticket.checkout(:lh, 'spender', 'lk2');
+SELECT status FROM ticket.order_status(:lo, 'spender');
+SELECT status, order_state FROM ticket.cancel_order(:lo, 'spender', 'lc');
+SELECT ticket.release(:lh, 'spender') AS release;
+SELECT pg_temp.err($$SELECT count(*) FROM ticket.my_orders('spender')$$) AS my_orders;
+SELECT pg_temp.err($$SELECT count(*) FROM ticket.my_holds('spender')$$) AS my_holds;
+-- Nothing was written: one key (the first checkout's), the hold still active.
+SELECT count(*) AS keys_kept FROM ticket.idempotency WHERE user_id = 'spender';
+SELECT state FROM ticket.hold WHERE hold_id = :lh;
+-- Polls: 20 of them spend the burst of 2, the 21st is refused.
+SELECT s.state, count(*) FROM (SELECT (ticket.queue_status(:lq, 'poller')).state FROM generate_series(1, 21)) AS s
+ GROUP BY s.state ORDER BY s.state = 'rate_limited';
+RESET ticket.user_rate;
+RESET ticket.user_burst;
+
+SELECT counter, value > 0 AS seen FROM ticket.counters() WHERE counter IN ('holds_rate_limited', 'calls_rate_limited') ORDER BY counter;
 SELECT count(*) AS violations FROM ticket.verify();

@@ -7,7 +7,9 @@
 
 /*
  * The paging arguments of the buyer's lists (22004, 22001, 22023), checked
- * as their LIMIT: a LIMIT is computed before the first row is read.
+ * as their LIMIT: a LIMIT is computed before the first row is read.  A list
+ * is a call from the user's rate-limit bucket; it has no status to say so,
+ * so a refusal is 53400.
  */
 CREATE FUNCTION ticket._check_page(user_id text, max_rows integer)
 RETURNS integer
@@ -17,11 +19,16 @@ AS $$
 BEGIN
 	PERFORM ticket._check_text('user_id', user_id);
 	PERFORM ticket._check_range('max_rows', max_rows, 1, 1000);
+	IF NOT ticket._rate_allow(user_id, NULL, 1) THEN
+		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+		RAISE EXCEPTION 'user % is rate limited', user_id
+			USING ERRCODE = '53400', HINT = 'Try again in a moment; ticket.user_rate and ticket.user_burst set the limit.';
+	END IF;
 	RETURN max_rows;
 END
 $$;
 COMMENT ON FUNCTION ticket._check_page(text, integer) IS
-	'Internal: max_rows, after raising 22004, 22001 or 22023 unless a buyer''s list may be read with these user_id and max_rows.';
+	'Internal: max_rows, after raising 22004, 22001 or 22023 unless a buyer''s list may be read with these user_id and max_rows, and 53400 when the user''s rate limit refuses the call.';
 
 CREATE FUNCTION ticket.my_holds(user_id text, concert_id bigint DEFAULT NULL,
 	before_hold_id bigint DEFAULT NULL, max_rows integer DEFAULT 20)
@@ -88,3 +95,50 @@ AS $$
 $$;
 COMMENT ON FUNCTION ticket.my_orders(text, bigint, bigint, integer) IS
 	'For buyers: a user''s orders, newest first (of one concert, or all), max_rows at a time (the next page: before_order_id => the last order_id), with state, amount, seats with labels and prices, when paid or cancelled and why, and the refund: requested, refunded or failed (NULL: none) and how much came back; the seats the buyer cancelled and the fees kept.';
+
+/*
+ * A buyer's own events, for a "your order is paid" message or a page that
+ * refreshes itself: the outbox rows that name the user, once published,
+ * in event_id order.  The per-hold "hold" events are left out (the buyer
+ * made them) and out of the index, so a hold pays nothing for this feed.
+ */
+CREATE INDEX event_user_idx ON ticket.event (user_id, event_id) WHERE event_id IS NOT NULL AND kind <> 'hold';
+
+/* The feed's arguments (22004, 22001, 22023) and a poll's tenth of a token (53400), as its LIMIT. */
+CREATE FUNCTION ticket._check_feed(user_id text, after_id bigint, max_events integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM ticket._check_text('user_id', user_id);
+	IF after_id IS NULL THEN
+		RAISE EXCEPTION 'after_id must not be NULL' USING ERRCODE = '22004',
+			HINT = 'Start from 0, then pass the last event_id read.';
+	END IF;
+	PERFORM ticket._check_range('max_events', max_events, 1, 1000);
+	IF NOT ticket._rate_allow(user_id, NULL, 0.1) THEN
+		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+		RAISE EXCEPTION 'user % is rate limited', user_id
+			USING ERRCODE = '53400', HINT = 'Try again in a moment; ticket.user_rate and ticket.user_burst set the limit.';
+	END IF;
+	RETURN max_events;
+END
+$$;
+COMMENT ON FUNCTION ticket._check_feed(text, bigint, integer) IS
+	'Internal: max_events, after raising 22004, 22001 or 22023 unless ticket.my_events may be read with these arguments, and 53400 when the user''s rate limit refuses the poll.';
+
+CREATE FUNCTION ticket.my_events(user_id text, after_id bigint DEFAULT 0, max_events integer DEFAULT 100)
+RETURNS TABLE (event_id bigint, concert_id bigint, kind text, subject_id bigint, detail jsonb, created_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT e.event_id, e.concert_id, e.kind, e.subject_id, e.detail, e.created_at
+	  FROM ticket.event AS e
+	 WHERE e.user_id = $1 AND e.event_id > $2	/* event_user_idx */
+	   AND e.event_id IS NOT NULL AND e.kind <> 'hold'
+	 ORDER BY e.event_id
+	 LIMIT ticket._check_feed($1, $2, $3);
+$$;
+COMMENT ON FUNCTION ticket.my_events(text, bigint, integer) IS
+	'For buyers: a user''s own published events after after_id, in order (admitted, admission_expired, hold_released, hold_expired, order_created, order_paid, order_cancelled, order_refunded, payment and refund outcomes, ...; not the hold events the buyer made): a poll, a tenth of a call from the rate limit. Never another user''s.';

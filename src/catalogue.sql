@@ -67,6 +67,7 @@ COMMENT ON COLUMN ticket.concert.cancellable IS 'Whether buyers may cancel paid 
 COMMENT ON COLUMN ticket.concert.cancel_until IS 'How long before starts_at buyers'' cancellations stop.';
 COMMENT ON COLUMN ticket.concert.cancel_fee_percent IS 'The share of the cancelled seats'' price a buyer''s cancellation keeps, in percent (plus cancel_fee_fixed, at most the price).';
 COMMENT ON COLUMN ticket.concert.cancel_fee_fixed IS 'The fixed amount a buyer''s cancellation keeps (plus cancel_fee_percent, at most the price).';
+COMMENT ON COLUMN ticket.concert.section_count IS 'Sections added so far; the next section_id is section_count + 1 (a removed section''s id is not reused).';
 COMMENT ON COLUMN ticket.concert.seat_count IS 'Seats and places generated so far; the next seat id is seat_count + 1.';
 
 CREATE TABLE ticket.section (
@@ -487,6 +488,25 @@ $$;
 COMMENT ON FUNCTION ticket.cancel_concert(bigint) IS
 	'Cancels a concert for good: its sale stops, it can no longer be changed, and every pending or paid order is compensated (seats released, money refunded).';
 
+/* A section's name, grade and price, as buyers will see them: 22004, 22023, 22001. */
+CREATE FUNCTION ticket._check_section(name text, grade text, price numeric)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM ticket._check_text('name', name, 64);
+	PERFORM ticket._check_text('grade', grade, 32);
+	PERFORM ticket._check_range('price', price, 0.01, 1000000);
+	IF price <> round(price, 2) THEN
+		RAISE EXCEPTION 'price must not have more than two decimal places'
+			USING ERRCODE = '22023', DETAIL = format('It was %s.', price);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ticket._check_section(text, text, numeric) IS
+	'Internal: raises 22004, 22023 or 22001 unless a section''s name (1-64 characters), grade (1-32) and price (0.01-1,000,000, two decimals) are valid.';
+
 CREATE FUNCTION ticket._add_seats(
 	concert_id bigint, name text, grade text, price numeric,
 	seat_rows integer, seats_per_row integer, capacity integer)
@@ -506,13 +526,7 @@ BEGIN
 		RAISE EXCEPTION 'sections cannot be added to a concert that is %', c.state
 			USING ERRCODE = '55000';
 	END IF;
-	PERFORM ticket._check_text('name', name, 64);
-	PERFORM ticket._check_text('grade', grade, 32);
-	PERFORM ticket._check_range('price', price, 0.01, 1000000);
-	IF price <> round(price, 2) THEN
-		RAISE EXCEPTION 'price must not have more than two decimal places'
-			USING ERRCODE = '22023', DETAIL = format('It was %s.', price);
-	END IF;
+	PERFORM ticket._check_section(name, grade, price);
 	IF c.seat_count::bigint + capacity > 2000000 THEN
 		RAISE EXCEPTION 'a concert may have at most 2000000 seats'
 			USING ERRCODE = '22023',
@@ -584,6 +598,129 @@ $$;
 COMMENT ON FUNCTION ticket.add_standing(bigint, text, text, numeric, integer) IS
 	'Adds a general-admission section of capacity standing places; returns its section_id.';
 
+CREATE FUNCTION ticket.update_section(concert_id bigint, section_id integer,
+	name text DEFAULT NULL, grade text DEFAULT NULL, price numeric DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+	s ticket.section;
+BEGIN
+	c := ticket._lock_concert(concert_id);
+	IF section_id IS NULL THEN
+		RAISE EXCEPTION 'section_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO s FROM ticket.section AS x WHERE x.concert_id = concert_id AND x.section_id = section_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'concert % has no section %', concert_id, section_id USING ERRCODE = 'P0002';
+	END IF;
+	PERFORM ticket._check_section(coalesce(name, s.name), coalesce(grade, s.grade), coalesce(price, s.price));
+	IF c.state = 'cancelled' THEN
+		RAISE EXCEPTION 'concert % is cancelled', concert_id
+			USING ERRCODE = '55000', HINT = 'A cancelled concert cannot be changed.';
+	END IF;
+	/* Buyers were shown the section as it is: no sold seat, and no held one for a new price. */
+	IF EXISTS (SELECT FROM ticket.seat AS t
+				WHERE t.concert_id = concert_id
+				  AND t.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1
+				  AND t.state = 'sold') THEN
+		RAISE EXCEPTION 'section % of concert % has sold seats', section_id, concert_id
+			USING ERRCODE = '55000', HINT = 'A section is renamed or re-priced only before any of its seats is sold.';
+	END IF;
+	IF price IS DISTINCT FROM s.price AND price IS NOT NULL
+	   AND EXISTS (SELECT FROM ticket.seat AS t
+					WHERE t.concert_id = concert_id
+					  AND t.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1
+					  AND t.state = 'held' AND NOT ticket._seat_is_free(t.state, t.held_until, now())) THEN
+		RAISE EXCEPTION 'section % of concert % has held seats', section_id, concert_id
+			USING ERRCODE = '55000',
+			HINT = 'Buyers holding them were shown the old price: re-price when no hold is live (pause admission, or wait).';
+	END IF;
+	IF name IS NOT NULL AND name <> s.name
+	   AND EXISTS (SELECT FROM ticket.section AS x WHERE x.concert_id = concert_id AND x.name = name) THEN
+		RAISE EXCEPTION 'concert % already has a section named "%"', concert_id, name USING ERRCODE = '23505';
+	END IF;
+	UPDATE ticket.section AS x
+	   SET name = coalesce(name, s.name), grade = coalesce(grade, s.grade), price = coalesce(price, s.price)
+	 WHERE x.concert_id = concert_id AND x.section_id = section_id;
+END
+$$;
+COMMENT ON FUNCTION ticket.update_section(bigint, integer, text, text, numeric) IS
+	'Renames, regrades or re-prices a section (NULL keeps a setting) while none of its seats is sold, and re-prices only while none is held.';
+
+CREATE FUNCTION ticket.remove_section(concert_id bigint, section_id integer)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+	s ticket.section;
+BEGIN
+	c := ticket._lock_concert(concert_id);
+	IF section_id IS NULL THEN
+		RAISE EXCEPTION 'section_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO s FROM ticket.section AS x WHERE x.concert_id = concert_id AND x.section_id = section_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'concert % has no section %', concert_id, section_id USING ERRCODE = 'P0002';
+	END IF;
+	IF c.state <> 'draft' THEN
+		RAISE EXCEPTION 'concert % is %', concert_id, c.state
+			USING ERRCODE = '55000', HINT = 'Sections are removed only while the concert is a draft.';
+	END IF;
+	/*
+	 * Seat ids stay 1 .. seat_count without gaps: the seats after the
+	 * section move down by its capacity, through negative ids so that no
+	 * two rows ever share a key on the way.
+	 */
+	DELETE FROM ticket.seat AS t
+	 WHERE t.concert_id = concert_id AND t.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1;
+	UPDATE ticket.seat AS t SET seat_id = -(t.seat_id - s.capacity)
+	 WHERE t.concert_id = concert_id AND t.seat_id >= s.first_seat_id + s.capacity;
+	UPDATE ticket.seat AS t SET seat_id = -t.seat_id WHERE t.concert_id = concert_id AND t.seat_id < 0;
+	DELETE FROM ticket.section AS x WHERE x.concert_id = concert_id AND x.section_id = section_id;
+	UPDATE ticket.section AS x SET first_seat_id = x.first_seat_id - s.capacity
+	 WHERE x.concert_id = concert_id AND x.first_seat_id > s.first_seat_id;
+	UPDATE ticket.concert AS k SET seat_count = k.seat_count - s.capacity WHERE k.concert_id = concert_id;
+END
+$$;
+COMMENT ON FUNCTION ticket.remove_section(bigint, integer) IS
+	'Removes a section and its seats from a draft concert; later seats are renumbered so that seat ids stay 1 .. seat_count (section ids are kept).';
+
+CREATE FUNCTION ticket.delete_concert(concert_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+BEGIN
+	c := ticket._lock_concert(concert_id);
+	IF c.state <> 'draft' THEN
+		RAISE EXCEPTION 'concert % is %', concert_id, c.state
+			USING ERRCODE = '55000', HINT = 'Only a draft is deleted; ticket.cancel_concert ends a concert that has been on sale.';
+	END IF;
+	IF EXISTS (SELECT FROM ticket.queue AS q WHERE q.concert_id = concert_id AND q.scheduled) THEN
+		PERFORM ticket.unschedule_admission(concert_id);
+	END IF;
+	/* A draft has no holds or orders; its pre-queue goes with it. */
+	DELETE FROM ticket.queue_departure AS d WHERE d.concert_id = concert_id;
+	DELETE FROM ticket.queue_entry AS e WHERE e.concert_id = concert_id;
+	DELETE FROM ticket.queue AS q WHERE q.concert_id = concert_id;
+	DELETE FROM ticket.seat AS t WHERE t.concert_id = concert_id;
+	DELETE FROM ticket.section AS x WHERE x.concert_id = concert_id;
+	DELETE FROM ticket.concert AS k WHERE k.concert_id = concert_id;
+END
+$$;
+COMMENT ON FUNCTION ticket.delete_concert(bigint) IS
+	'Deletes a draft concert with its sections, seats and pre-queue; one that has been on sale is cancelled instead (ticket.cancel_concert).';
+
 /*
  * When a seat is free, for SQL: the C paths' rule itself (src/sale.c), so a
  * seat is free in the views exactly when hold would take it.
@@ -615,7 +752,7 @@ SELECT c.concert_id, c.title, c.venue,
 	   CASE WHEN c.state = 'on_sale' AND c.sale_closes_at <= pg_catalog.now() THEN 'closed'::ticket.concert_state
 			ELSE c.state END AS state,
 	   c.starts_at, c.sale_opens_at, c.sale_closes_at,
-	   c.section_count AS sections, c.seat_count AS capacity,
+	   count(s.section_id)::integer AS sections, c.seat_count AS capacity,
 	   coalesce(sum(s.available), 0)::bigint AS available,
 	   coalesce(sum(s.held), 0)::bigint AS held,
 	   coalesce(sum(s.sold), 0)::bigint AS sold,

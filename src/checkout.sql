@@ -128,8 +128,13 @@ BEGIN
 	END IF;
 	PERFORM ticket._check_text('user_id', user_id);
 	o := ticket._own_order(order_id, user_id);
+	/* A poll: a tenth of a call from the user's bucket. */
+	IF NOT ticket._rate_allow(user_id, NULL, 0.1) THEN
+		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+		RETURN ROW(order_id, NULL, 'rate_limited', NULL, NULL, NULL)::ticket.checkout_result;
+	END IF;
 	RETURN ticket._order_result(order_id);
 END
 $$;
 COMMENT ON FUNCTION ticket.order_status(bigint, text) IS
-	'A user''s order as ticket.checkout returns it, with its state now (pending, paid, cancelled, refunded).';
+	'A user''s order as ticket.checkout returns it, with its state now (pending, paid, cancelled, refunded), or rate_limited.';

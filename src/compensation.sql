@@ -240,7 +240,7 @@ CREATE TYPE ticket.cancel_result AS (
 	refund_payment_id bigint
 );
 COMMENT ON TYPE ticket.cancel_result IS
-	'Result of ticket.cancel_order: status cancelled (seats: the seats given back; amount = fee + refund; refund_payment_id: the refund job, NULL when the fee kept it all), or not_allowed (the concert takes no cancellations), too_late (past its deadline), not_paid (the order is pending, cancelled or refunded: order_state says which), compensating (being undone already); order_state is the order''s state after the call.';
+	'Result of ticket.cancel_order: status cancelled (seats: the seats given back; amount = fee + refund; refund_payment_id: the refund job, NULL when the fee kept it all), or not_allowed (the concert takes no cancellations), too_late (past its deadline), not_paid (the order is pending, cancelled or refunded: order_state says which), compensating (being undone already), rate_limited (nothing done); order_state is the order''s state after the call.';
 
 /* The result of a cancellation made, from its row. */
 CREATE FUNCTION ticket._cancel_result(x ticket.cancellation)
@@ -294,9 +294,16 @@ BEGIN
 		END IF;
 	END IF;
 	o := ticket._own_order(order_id, user_id);
+	IF NOT ticket._rate_allow(user_id, NULL, 1) THEN
+		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+		r.order_id := order_id;
+		r.status := 'rate_limited';
+		r.order_state := o.state;
+		RETURN r;
+	END IF;
 
 	/* The key: the same request gets the same answer; another request with it is 22023. */
-	request := format('cancel_order %s %s', order_id, coalesce(giving::text, 'all'));
+	request := format('cancellation of order %s, seats %s', order_id, coalesce(giving::text, 'all'));
 	INSERT INTO ticket.idempotency AS i (user_id, idempotency_key, request, order_id, status)
 	VALUES (user_id, idempotency_key, request, order_id, 'started')
 	ON CONFLICT DO NOTHING;
@@ -304,9 +311,9 @@ BEGIN
 		SELECT * INTO stored FROM ticket.idempotency AS i
 		 WHERE i.user_id = user_id AND i.idempotency_key = idempotency_key;
 		IF stored.request IS DISTINCT FROM request THEN
-			RAISE EXCEPTION 'idempotency key "%" was used for another request', idempotency_key
-				USING ERRCODE = '22023', DETAIL = format('It was used for: %s.', stored.request),
-				HINT = 'Use a new key for each new request.';
+			RAISE EXCEPTION 'idempotency key "%" was already used for a different request', idempotency_key
+				USING ERRCODE = '22023', DETAIL = format('It was used for the %s; this call asks for the %s.', stored.request, request),
+				HINT = 'Use a new key for a new request.';
 		END IF;
 		IF stored.status = 'cancelled' THEN
 			SELECT * INTO x FROM ticket.cancellation AS k

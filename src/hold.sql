@@ -141,6 +141,10 @@ BEGIN
 	END IF;
 	PERFORM ticket._check_text('user_id', user_id);
 	h := ticket._own_hold(hold_id, user_id, 'release it');
+	IF NOT ticket._rate_allow(user_id, NULL, 1) THEN
+		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+		RETURN 'rate_limited';
+	END IF;
 	IF h.state IN ('checking_out', 'confirmed') THEN
 		RAISE EXCEPTION 'hold % is %', hold_id, h.state
 			USING ERRCODE = '55000', HINT = 'A hold in checkout or paid for is undone by compensation, not release.';
@@ -158,7 +162,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ticket.release(bigint, text) IS
-	'Gives a hold''s seats back at once (only its user may); returns released, or expired / the state it had already ended in.';
+	'Gives a hold''s seats back at once (only its user may); returns released, or expired / the state it had already ended in, or rate_limited (nothing done).';
 
 /*
  * When a hold is live, for SQL: the C paths' rule itself (src/sale.c).

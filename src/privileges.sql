@@ -46,7 +46,15 @@ GRANT EXECUTE ON FUNCTION
 	ticket.maintenance(text, integer),
 	ticket.publish_events(integer),
 	ticket.events_since(bigint, integer, bigint),
-	ticket.order_status(bigint, text)
+	ticket.order_status(bigint, text),
+	ticket.update_section(bigint, integer, text, text, numeric),
+	ticket.remove_section(bigint, integer),
+	ticket.delete_concert(bigint),
+	ticket.retry_dead(bigint),
+	ticket.retry_dead_refunds(bigint),
+	ticket.sales_by_section(bigint),
+	ticket.sales_by_hour(bigint),
+	ticket.user_history(text, integer)
 TO ticket_admin;
 GRANT EXECUTE ON PROCEDURE ticket.run_admission(integer), ticket.compensate(bigint, text) TO ticket_admin;
 GRANT EXECUTE ON FUNCTION
@@ -71,6 +79,7 @@ GRANT EXECUTE ON FUNCTION
 	ticket.browse_seats(bigint, integer, boolean),
 	ticket.my_holds(text, bigint, bigint, integer),
 	ticket.my_orders(text, bigint, bigint, integer),
+	ticket.my_events(text, bigint, integer),
 	ticket.cancel_order(bigint, text, text, integer[])
 TO ticket_customer;
 /* The box office sees what buyers see, and a buyer's holds and orders (support). */
@@ -79,7 +88,8 @@ GRANT EXECUTE ON FUNCTION
 	ticket.browse_sections(bigint),
 	ticket.browse_seats(bigint, integer, boolean),
 	ticket.my_holds(text, bigint, bigint, integer),
-	ticket.my_orders(text, bigint, bigint, integer)
+	ticket.my_orders(text, bigint, bigint, integer),
+	ticket.my_events(text, bigint, integer)
 TO ticket_admin;
 GRANT EXECUTE ON FUNCTION ticket.preloaded() TO ticket_admin, ticket_customer, ticket_adapter;
 REVOKE ALL ON FUNCTION ticket._try_lock_payments(bigint) FROM PUBLIC;

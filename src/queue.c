@@ -203,13 +203,12 @@ queue_args(FunctionCallInfo fcinfo, int64 *concert_id, text **user_id, TicketCon
 				errmsg("concert " INT64_FORMAT " has no waiting room", *concert_id));
 }
 
-PG_FUNCTION_INFO_V1(ticket_queue_status);
-
 /*
- * SQL: a user's state in a concert's waiting room.
+ * A user's state in a concert's waiting room, as a ticket.queue_status row;
+ * a poll (charge) first takes its tenth of a token from the user's bucket.
  */
-Datum
-ticket_queue_status(PG_FUNCTION_ARGS)
+static Datum
+queue_status_row(FunctionCallInfo fcinfo, bool charge)
 {
 	int64		concert_id;
 	text	   *user_id;
@@ -237,12 +236,20 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 	}
 	cat = ticket_catalog();
 	ticket_count(TICKET_COUNTER_QUEUE_POLLS, 1);
+	values[0] = Int64GetDatum(concert_id);
+	values[1] = PointerGetDatum(user_id);
+
+	/* A poll costs a tenth of a call from the user's bucket. */
+	if (charge &&
+		!ticket_rate_take(TICKET_RATE_USER, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id), TICKET_COST_POLL))
+	{
+		ticket_count(TICKET_COUNTER_CALLS_RATE_LIMITED, 1);
+		values[2] = CStringGetTextDatum("rate_limited");
+		return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+	}
 
 	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
 	read_entry(snap, concert_id, user_id, &e);
-
-	values[0] = Int64GetDatum(concert_id);
-	values[1] = PointerGetDatum(user_id);
 	if (e.found && e.has_seq)
 	{
 		values[3] = Int64GetDatum(e.seq);
@@ -383,30 +390,50 @@ ticket_admission_check(int64 concert_id, text *user_id, int64 place)
 			errhint("Join the waiting room again: ticket.join_queue, then ticket.queue_status for a new pass."));
 }
 
+PG_FUNCTION_INFO_V1(ticket_queue_status);
+
+/* SQL: ticket.queue_status, the buyer's poll (rate-limited). */
+Datum
+ticket_queue_status(PG_FUNCTION_ARGS)
+{
+	return queue_status_row(fcinfo, true);
+}
+
+PG_FUNCTION_INFO_V1(ticket_queue_state);
+
+/* SQL (internal): the same row for join_queue and leave_queue, which paid for their call already. */
+Datum
+ticket_queue_state(PG_FUNCTION_ARGS)
+{
+	return queue_status_row(fcinfo, false);
+}
+
 PG_FUNCTION_INFO_V1(ticket_rate_allow_sql);
 
 /*
- * SQL (internal): take a token from the user's bucket and, when given, the
- * client key's.
+ * SQL (internal): take cost tokens from the user's bucket and, when given,
+ * the client key's.
  */
 Datum
 ticket_rate_allow_sql(PG_FUNCTION_ARGS)
 {
 	text	   *user_id;
 	text	   *client_key;
+	/* 0.6: the cost of the call in tokens, 1 before */
+	double		cost = PG_NARGS() > 2 && !PG_ARGISNULL(2) ? PG_GETARG_FLOAT8(2) : TICKET_COST_CALL;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				errmsg("user_id must not be NULL"));
 	user_id = PG_GETARG_TEXT_PP(0);
-	if (!ticket_rate_allow(TICKET_RATE_USER, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id)))
+	if (!ticket_rate_take(TICKET_RATE_USER, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id), cost))
 		PG_RETURN_BOOL(false);
 	if (PG_ARGISNULL(1))
 		PG_RETURN_BOOL(true);
 	client_key = PG_GETARG_TEXT_PP(1);
-	PG_RETURN_BOOL(ticket_rate_allow(TICKET_RATE_CLIENT, VARDATA_ANY(client_key),
-									 VARSIZE_ANY_EXHDR(client_key)));
+	PG_RETURN_BOOL(ticket_rate_take(TICKET_RATE_CLIENT, VARDATA_ANY(client_key),
+									VARSIZE_ANY_EXHDR(client_key), cost));
 }
 
 PG_FUNCTION_INFO_V1(ticket_challenge);

@@ -205,13 +205,13 @@ $$;
 COMMENT ON FUNCTION ticket._draw(bigint) IS
 	'Internal: at opening, gives the pre-queue places 1..n in the order of ticket.draw_order with the committed seed (once).';
 
-CREATE FUNCTION ticket._rate_allow(user_id text, client_key text)
+CREATE FUNCTION ticket._rate_allow(user_id text, client_key text, cost double precision DEFAULT 1)
 RETURNS boolean
 LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'ticket_rate_allow_sql';
-COMMENT ON FUNCTION ticket._rate_allow(text, text) IS
-	'Internal: takes a token from the user''s and (when given) the client key''s rate-limit buckets; false when either is empty.';
+COMMENT ON FUNCTION ticket._rate_allow(text, text, double precision) IS
+	'Internal: takes cost tokens (a call 1, a poll 0.1) from the user''s and (when given) the client key''s rate-limit buckets; false when either has too few.';
 
 CREATE FUNCTION ticket.challenge(concert_id bigint, user_id text)
 RETURNS text
@@ -233,7 +233,14 @@ RETURNS ticket.queue_status
 LANGUAGE c STABLE
 AS 'MODULE_PATHNAME', 'ticket_queue_status';
 COMMENT ON FUNCTION ticket.queue_status(bigint, text) IS
-	'A user''s state in a concert''s waiting room: position and ETA while waiting, the signed pass once admitted. Reads two rows, whatever the length of the line.';
+	'A user''s state in a concert''s waiting room: position and ETA while waiting, the signed pass once admitted, or rate_limited (a poll takes a tenth of a token from the user''s bucket). Reads two rows, whatever the length of the line.';
+
+CREATE FUNCTION ticket._queue_state(concert_id bigint, user_id text)
+RETURNS ticket.queue_status
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'ticket_queue_state';
+COMMENT ON FUNCTION ticket._queue_state(bigint, text) IS
+	'Internal: ticket.queue_status without taking a poll''s token, for join_queue and leave_queue (which took a call''s).';
 
 CREATE FUNCTION ticket.join_queue(
 	concert_id bigint,
@@ -292,7 +299,7 @@ BEGIN
 	had_entry := FOUND;
 	IF had_entry AND (e.state IN ('prequeue', 'waiting')
 					  OR (e.state = 'admitted' AND e.expires_at > now())) THEN
-		RETURN ticket.queue_status(concert_id, user_id);
+		RETURN ticket._queue_state(concert_id, user_id);
 	END IF;
 
 	IF c.pow_bits > 0 THEN
@@ -318,7 +325,7 @@ BEGIN
 		 WHERE x.concert_id = concert_id AND x.user_id = user_id;
 	END IF;
 	PERFORM ticket._bump_counter('queue_joined', 1);
-	RETURN ticket.queue_status(concert_id, user_id);
+	RETURN ticket._queue_state(concert_id, user_id);
 END
 $$;
 COMMENT ON FUNCTION ticket.join_queue(bigint, text, text, text, text) IS
@@ -388,7 +395,7 @@ BEGIN
 	IF ticket._leave(concert_id, user_id, 'left') THEN
 		PERFORM ticket._bump_counter('queue_left', 1);
 	END IF;
-	RETURN ticket.queue_status(concert_id, user_id);
+	RETURN ticket._queue_state(concert_id, user_id);
 END
 $$;
 COMMENT ON FUNCTION ticket.leave_queue(bigint, text) IS

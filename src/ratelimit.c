@@ -167,6 +167,16 @@ sweep(TimestampTz now)
 bool
 ticket_rate_allow(TicketRateKind kind, const char *key, int len)
 {
+	return ticket_rate_take(kind, key, len, TICKET_COST_CALL);
+}
+
+/*
+ * Take cost tokens (a call 1, a poll TICKET_COST_POLL): every customer entry
+ * point draws on the same buckets, priced by what it costs the server.
+ */
+bool
+ticket_rate_take(TicketRateKind kind, const char *key, int len, double cost)
+{
 	RateKey		k = {0};
 	uint32		hashcode;
 	LWLock	   *lock;
@@ -206,9 +216,9 @@ ticket_rate_allow(TicketRateKind kind, const char *key, int len)
 	}
 	b->tokens = refill(b, now, rate, burst);
 	b->updated = now;
-	allowed = b->tokens >= 1.0;
+	allowed = b->tokens >= cost;
 	if (allowed)
-		b->tokens -= 1.0;
+		b->tokens -= cost;
 	LWLockRelease(lock);
 	return allowed;
 }

@@ -65,6 +65,7 @@ static const char *const ticket_counter_names[] = {
 	"worker_errors",
 	"rate_limit_table_full",
 	"buyer_cancellations",
+	"calls_rate_limited",
 };
 
 StaticAssertDecl(lengthof(ticket_counter_names) == TICKET_NUM_COUNTERS,

@@ -58,6 +58,8 @@ typedef enum TicketCounter
 	/* requests let through because the rate-limit table was full */
 	TICKET_COUNTER_RATE_TABLE_FULL,
 	TICKET_COUNTER_BUYER_CANCELLATIONS,
+	/* checkout, order_status, cancel_order, release, queue_status, my_* refused by a rate limit */
+	TICKET_COUNTER_CALLS_RATE_LIMITED,
 	TICKET_NUM_COUNTERS
 } TicketCounter;
 
@@ -90,7 +92,12 @@ typedef enum TicketRateKind
 extern void ticket_ratelimit_define_gucs(void);
 extern void ticket_ratelimit_shmem_request(void);
 extern void ticket_ratelimit_shmem_startup(void);
+/* What a call costs in tokens: a write or a list 1, a poll of a state a tenth. */
+#define TICKET_COST_CALL 1.0
+#define TICKET_COST_POLL 0.1
+
 extern bool ticket_rate_allow(TicketRateKind kind, const char *key, int len);
+extern bool ticket_rate_take(TicketRateKind kind, const char *key, int len, double cost);
 
 /* src/pass.c */
 extern char *ticket_sign_pass(int64 concert_id, const char *user_id, int user_len, int64 place,
