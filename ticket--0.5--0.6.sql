@@ -237,6 +237,14 @@ BEGIN
 		RAISE EXCEPTION 'section % of concert % has sold seats', section_id, concert_id
 			USING ERRCODE = '55000', HINT = 'A section is renamed or re-priced only before any of its seats is sold.';
 	END IF;
+	/* An order of its seats, whatever its state, may still be paid at the old price (a late payment). */
+	IF price IS DISTINCT FROM s.price AND price IS NOT NULL
+	   AND EXISTS (SELECT FROM ticket.orders AS o CROSS JOIN LATERAL unnest(o.seat_ids) AS u(seat_id)
+					WHERE o.concert_id = concert_id
+					  AND u.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1) THEN
+		RAISE EXCEPTION 'section % of concert % has orders', section_id, concert_id
+			USING ERRCODE = '55000', HINT = 'A section is re-priced only before any of its seats is checked out.';
+	END IF;
 	IF price IS DISTINCT FROM s.price AND price IS NOT NULL
 	   AND EXISTS (SELECT FROM ticket.seat AS t
 					WHERE t.concert_id = concert_id
@@ -256,7 +264,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ticket.update_section(bigint, integer, text, text, numeric) IS
-	'Renames, regrades or re-prices a section (NULL keeps a setting) while none of its seats is sold, and re-prices only while none is held.';
+	'Renames, regrades or re-prices a section (NULL keeps a setting) while none of its seats is sold, and re-prices only while none is held or in an order.';
 
 CREATE FUNCTION ticket.remove_section(concert_id bigint, section_id integer)
 RETURNS void
@@ -280,6 +288,12 @@ BEGIN
 		RAISE EXCEPTION 'concert % is %', concert_id, c.state
 			USING ERRCODE = '55000', HINT = 'Sections are removed only while the concert is a draft.';
 	END IF;
+	IF c.announce_at <= now() THEN
+		RAISE EXCEPTION 'concert % is announced', concert_id
+			USING ERRCODE = '55000',
+			DETAIL = 'Buyers can see its seat ids (ticket.browse_seats); removing a section would renumber them.',
+			HINT = 'Remove sections before announce_at, or move announce_at later with ticket.update_concert.';
+	END IF;
 	/*
 	 * Seat ids stay 1 .. seat_count without gaps: the seats after the
 	 * section move down by its capacity, through negative ids so that no
@@ -297,7 +311,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ticket.remove_section(bigint, integer) IS
-	'Removes a section and its seats from a draft concert; later seats are renumbered so that seat ids stay 1 .. seat_count (section ids are kept).';
+	'Removes a section and its seats from a draft concert not yet announced; later seats are renumbered so that seat ids stay 1 .. seat_count (section ids are kept).';
 
 CREATE FUNCTION ticket.delete_concert(concert_id bigint)
 RETURNS void
@@ -746,6 +760,11 @@ COMMENT ON FUNCTION ticket.order_status(bigint, text) IS
 
 DROP FUNCTION ticket._rate_allow(text, text);
 
+/* A result column every driver can map: pass is a word Python reserves. */
+ALTER TYPE ticket.queue_status RENAME ATTRIBUTE pass TO pass_token;
+COMMENT ON TYPE ticket.queue_status IS
+	'A user''s place in a waiting room: state prequeue, waiting (with position = people ahead, eta, and note = why admission is slower than admit_rate: paused, payments behind, recovering, slots full, no seats free), admitted (with pass_token, the pass to give hold, and expires_at), done (paid or reached the limit), expired, sold_out, closed, left, blocked, none (never joined); join_queue may also answer rate_limited or challenge.';
+
 CREATE FUNCTION ticket._rate_allow(user_id text, client_key text, cost double precision DEFAULT 1)
 RETURNS boolean
 LANGUAGE c VOLATILE
@@ -935,6 +954,11 @@ BEGIN
 		SELECT charge.amount - coalesce(sum(r.amount), 0) INTO give
 		  FROM ticket.payment AS r
 		 WHERE r.kind = 'refund' AND r.refund_ref = ref AND r.cancellation_id IS NOT NULL;
+	ELSE
+		/* Never more than is left of the capture. */
+		SELECT least(give, charge.amount - coalesce(sum(r.amount), 0)) INTO give
+		  FROM ticket.payment AS r
+		 WHERE r.kind = 'refund' AND r.refund_ref = ref;
 	END IF;
 	IF give <= 0 THEN
 		RETURN NULL;	/* the buyers' cancellations gave it all back already */
@@ -1005,7 +1029,8 @@ BEGIN
 			PERFORM ticket._request_refund(p, provider_ref, 'duplicate capture');
 			RETURN 'refunding';
 		END IF;
-		RETURN CASE WHEN o.state = 'paid' THEN 'paid' WHEN p.state = 'refunded' THEN 'refunded' ELSE 'refunding' END;
+		RETURN CASE WHEN o.state = 'paid' THEN 'paid' WHEN p.state = 'refunded' OR o.state = 'refunded' THEN 'refunded'
+					ELSE 'refunding' END;
 	END IF;
 
 	UPDATE ticket.payment AS x SET state = 'succeeded', provider_ref = provider_ref, finished_at = now(),
@@ -1139,6 +1164,14 @@ BEGIN
 		RETURN r;
 	END IF;
 
+	/*
+	 * The order's charges first, then the order: the order in which
+	 * payment_succeeded and payment_failed lock them (a refund row's
+	 * foreign key would otherwise wait for a charge whose report waits for
+	 * this order).
+	 */
+	PERFORM FROM ticket.payment AS p WHERE p.order_id = order_id AND p.kind = 'charge'
+	 ORDER BY p.payment_id FOR UPDATE;
 	SELECT * INTO o FROM ticket.orders AS k WHERE k.order_id = order_id FOR UPDATE;
 	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = o.concert_id;
 	IF giving IS NOT NULL AND NOT giving <@ o.seat_ids THEN
@@ -1168,7 +1201,14 @@ BEGIN
 	x.idempotency_key := idempotency_key;
 	x.seat_ids := giving;
 	x.whole := keeping IS NULL;
-	x.amount := ticket._seats_total(o.concert_id, giving);
+	/*
+	 * What the seats cost, never more than what is left of what the order
+	 * paid (the whole rest, when it gives back the rest).
+	 */
+	x.amount := o.amount - coalesce((SELECT sum(k.amount) FROM ticket.cancellation AS k WHERE k.order_id = order_id), 0);
+	IF NOT x.whole THEN
+		x.amount := least(ticket._seats_total(o.concert_id, giving), x.amount);
+	END IF;
 	x.fee := least(round(x.amount * c.cancel_fee_percent / 100, 2) + c.cancel_fee_fixed, x.amount);
 	x.refund := x.amount - x.fee;
 	INSERT INTO ticket.cancellation AS k (order_id, user_id, idempotency_key, seat_ids, whole, amount, fee, refund)
@@ -1332,7 +1372,7 @@ AS $$
 	 LIMIT ticket._check_feed($1, $2, $3);
 $$;
 COMMENT ON FUNCTION ticket.my_events(text, bigint, integer) IS
-	'For buyers: a user''s own published events after after_id, in order (admitted, admission_expired, hold_released, hold_expired, order_created, order_paid, order_cancelled, order_refunded, payment and refund outcomes, ...; not the hold events the buyer made): a poll, a tenth of a call from the rate limit. Never another user''s.';
+	'For buyers: a user''s own published events after after_id, in order (admission_expired, hold_released, hold_expired, order_created, order_paid, order_cancelled, order_refunded, payment and refund outcomes, ...; not the hold events the buyer made): a poll, a tenth of a call from the rate limit. Never another user''s.';
 
 CREATE OR REPLACE FUNCTION ticket.verify(concert_id bigint DEFAULT NULL)
 RETURNS TABLE (concert_id bigint, violation text, detail text)
@@ -1663,9 +1703,10 @@ BEGIN
 	RETURN QUERY
 	WITH paid AS (
 		SELECT date_trunc('hour', o.paid_at) AS h, count(*) AS orders,
+			   /* the seats it has, and those given back before the rest (the last cancellation keeps its list) */
 			   sum(cardinality(o.seat_ids)
 				   + coalesce((SELECT sum(cardinality(x.seat_ids)) FROM ticket.cancellation AS x
-								WHERE x.order_id = o.order_id), 0)) AS seats,
+								WHERE x.order_id = o.order_id AND NOT x.whole), 0)) AS seats,
 			   sum(o.amount) AS revenue
 		  FROM ticket.orders AS o
 		 WHERE o.concert_id = concert_id AND o.paid_at IS NOT NULL

@@ -193,17 +193,17 @@ BEGIN
 			   FROM (SELECT floor(random() * sec.seat_rows)::int AS row_no,
 							floor(random() * (sec.seats_per_row - n + 1))::int AS first_seat) AS x,
 					generate_series(0, n - 1) AS i),
-			pass => q.pass);
+			pass => q.pass_token);
 		INSERT INTO demo.sample VALUES (t, 'hold', r.status, 1000 * extract(epoch FROM clock_timestamp() - t));
 		IF r.status = 'taken' THEN
-			r := demo.best(c.concert_id, u, first, n, q.pass);
+			r := demo.best(c.concert_id, u, first, n, q.pass_token);
 		END IF;
 	ELSE
-		r := demo.best(c.concert_id, u, first, n, q.pass);
+		r := demo.best(c.concert_id, u, first, n, q.pass_token);
 	END IF;
 	IF r.status IN ('sold_out', 'no_adjacent') AND n > 1 THEN
 		/* Fewer, then: one seat anywhere. */
-		r := demo.best(c.concert_id, u, first, 1, q.pass);
+		r := demo.best(c.concert_id, u, first, 1, q.pass_token);
 	END IF;
 	EXCEPTION WHEN invalid_authorization_specification THEN
 		r := NULL;

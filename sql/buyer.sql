@@ -205,7 +205,7 @@ END
 $$;
 SELECT pg_temp.step(:tq) AS admitted;
 SELECT state FROM ticket.join_queue(:tq, 'max');
-SELECT order_id AS lo FROM ticket.checkout((ticket.hold(:tq, 'lea', ARRAY[1, 2], pass => (ticket.queue_status(:tq, 'lea')).pass)).hold_id, 'lea', 'lea-pay') \gset
+SELECT order_id AS lo FROM ticket.checkout((ticket.hold(:tq, 'lea', ARRAY[1, 2], pass => (ticket.queue_status(:tq, 'lea')).pass_token)).hold_id, 'lea', 'lea-pay') \gset
 SELECT ticket.payment_succeeded(j.payment_id, 'ch-lea') FROM ticket.claim_payments('psp', 10) AS j WHERE j.order_id = :lo;
 SELECT pg_temp.step(:tq) AS admitted_when_sold_out;
 SELECT state AS max_is FROM ticket.queue_status(:tq, 'max');

@@ -212,7 +212,8 @@ SELECT * FROM pg_temp.each('name', 'text', $$SELECT ticket.update_section(4, 1, 
 SELECT * FROM pg_temp.each('grade', 'text', $$SELECT ticket.update_section(4, 1, grade => %s)$$, ARRAY['NULL']);
 SELECT * FROM pg_temp.each('price', 'numeric', $$SELECT ticket.update_section(4, 1, price => %s)$$, ARRAY['NULL']);
 SELECT c AS bad_input, pg_temp.bad(s) AS result FROM (VALUES
-	('re-price with held seats',        $$SELECT ticket.update_section(1, 1, price => 99)$$),
+	('re-price with orders',            $$SELECT ticket.update_section(1, 1, price => 99)$$),
+	('re-price with held seats',        $$SELECT ticket.update_section(2, 1, price => 99)$$),
 	('rename the Pit to Floor',         $$SELECT ticket.update_section(1, 2, name => 'Floor')$$),
 	('a cancelled concert',             $$SELECT ticket.update_section(5, 1, grade => 'B')$$),
 	('price with three decimals',       $$SELECT ticket.update_section(4, 1, price => 1.005)$$)

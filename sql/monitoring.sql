@@ -28,7 +28,7 @@ SELECT ticket.admit(:cid) AS admitted;
 
 -- The admitted hold two seats each with their passes.
 CREATE FUNCTION pg_temp.pass(u text) RETURNS text LANGUAGE sql AS $$
-	SELECT pass FROM ticket.queue_status(1, u)
+	SELECT pass_token FROM ticket.queue_status(1, u)
 $$;
 CREATE FUNCTION pg_temp.charge(o bigint) RETURNS bigint LANGUAGE sql AS $$
 	SELECT payment_id FROM ticket.payment WHERE order_id = o AND kind = 'charge'

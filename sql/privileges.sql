@@ -167,10 +167,10 @@ SELECT ticket.pause_admission(:hq) AS paused, ticket.resume_admission(:hq) AS re
 RESET ROLE;
 SET ROLE ticket_customer;
 SELECT state, place IS NOT NULL AS has_place FROM ticket.queue_status(:hq, 'eve');
-SELECT status FROM ticket.hold(:hq, 'eve', ARRAY[1], pass => (SELECT pass FROM ticket.queue_status(:hq, 'eve')));
+SELECT status FROM ticket.hold(:hq, 'eve', ARRAY[1], pass => (SELECT pass_token FROM ticket.queue_status(:hq, 'eve')));
 SELECT state FROM ticket.leave_queue(:hq, 'frank');
 -- Checkout, the adapter's calls, compensation and the worker's tasks.
-SELECT hold_id AS eh FROM ticket.hold(:hq, 'eve', ARRAY[2], pass => (SELECT pass FROM ticket.queue_status(:hq, 'eve'))) \gset
+SELECT hold_id AS eh FROM ticket.hold(:hq, 'eve', ARRAY[2], pass => (SELECT pass_token FROM ticket.queue_status(:hq, 'eve'))) \gset
 SELECT status, amount FROM ticket.checkout(:eh, 'eve', 'hijack-key');
 SELECT status FROM ticket.checkout(:eh, 'eve', 'hijack-key');
 SELECT order_id AS eo FROM ticket.checkout(:eh, 'eve', 'hijack-key') \gset

@@ -69,7 +69,7 @@ SELECT count(*) AS entries FROM ticket.queue_entry;
 SELECT count(*) AS concerts FROM ticket.concert;
 
 -- The pre-queue: no place before the draw; joining again keeps the entry.
-SELECT state, place, "position", eta, pass FROM ticket.join_queue(:c, 'ann');
+SELECT state, place, "position", eta, pass_token FROM ticket.join_queue(:c, 'ann');
 SELECT j.user_id, j.state, j.place FROM unnest(ARRAY['bob', 'cat', 'dan', 'eve', 'fay']) AS u, ticket.join_queue(:c, u) AS j;
 SELECT state, place FROM ticket.join_queue(:c, 'ann');
 SELECT state FROM ticket.leave_queue(:c, 'fay');
@@ -120,7 +120,7 @@ SELECT user_id AS third FROM ticket.queue_entry WHERE concert_id = :c AND seq = 
 UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '1 second' WHERE concert_id = :c;
 SELECT ticket.admit(:c) AS admitted;
 SELECT ticket.admit(:c) AS admitted_again;
-SELECT state, place, pass IS NOT NULL AS has_pass, expires_at > now() + interval '14 minutes' AS ttl
+SELECT state, place, pass_token IS NOT NULL AS has_pass, expires_at > now() + interval '14 minutes' AS ttl
   FROM ticket.queue_status(:c, :'first');
 SELECT state, "position" FROM ticket.queue_status(:c, :'third');
 SELECT admitted_through, admitted, waiting FROM ticket.queues WHERE concert_id = :c;
@@ -138,8 +138,8 @@ SELECT count(*) FILTER (WHERE state = 'admitted') AS admitted, count(*) FILTER (
 
 -- Holds need the user's own, live pass for this concert: 28000 otherwise,
 -- and nothing written.
-SELECT pass AS pass1 FROM ticket.queue_status(:c, :'first') \gset
-SELECT pass AS pass2 FROM ticket.queue_status(:c, :'second') \gset
+SELECT pass_token AS pass1 FROM ticket.queue_status(:c, :'first') \gset
+SELECT pass_token AS pass2 FROM ticket.queue_status(:c, :'second') \gset
 SELECT pg_temp.err(format($$SELECT ticket.hold(%s, %L, '{1}')$$, :c, :'first'));
 SELECT pg_temp.err(format($$SELECT ticket.hold(%s, %L, '{1}', pass => %L)$$, :c, :'first', :'pass2'));
 SELECT pg_temp.err(format($$SELECT ticket.hold(%s, %L, '{1}', pass => %L)$$, :c, :'first',
@@ -161,7 +161,7 @@ SELECT status FROM ticket.hold(:nq, 'ann', '{1}');
 
 -- An admission expires after admission_ttl; joining again goes to the back.
 UPDATE ticket.queue_entry SET expires_at = now() - interval '1 second' WHERE concert_id = :c AND user_id = :'third';
-SELECT state, place, pass, expires_at < now() AS past FROM ticket.queue_status(:c, :'third');
+SELECT state, place, pass_token, expires_at < now() AS past FROM ticket.queue_status(:c, :'third');
 SELECT state, place FROM ticket.join_queue(:c, :'third');
 -- (A step that admits nobody, whatever the time since the last: it places the joiner.)
 UPDATE ticket.queue SET last_tick = clock_timestamp(), tokens = 0 WHERE concert_id = :c;

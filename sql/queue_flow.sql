@@ -29,7 +29,7 @@ BEGIN
 END
 $$;
 CREATE FUNCTION pg_temp.pass(c bigint, u text) RETURNS text LANGUAGE sql AS $$
-	SELECT pass FROM ticket.queue_status(c, u)
+	SELECT pass_token FROM ticket.queue_status(c, u)
 $$;
 -- A user's nth place in line (1 = first).
 CREATE FUNCTION pg_temp.at(c bigint, place bigint) RETURNS text LANGUAGE sql AS $$
@@ -171,7 +171,7 @@ SELECT pg_temp.buy(:s, :'p1', 1) AS o1 \gset
 SELECT state FROM ticket.queue_status(:s, :'p1');
 SELECT count(*) AS claimed FROM ticket.claim_payments('sim', 10, '1 minute');
 SELECT ticket.payment_succeeded(pg_temp.charge(:o1), 'ch_s1');
-SELECT state, pass FROM ticket.queue_status(:s, :'p1');
+SELECT state, pass_token FROM ticket.queue_status(:s, :'p1');
 SELECT pg_temp.try_hold(:s, :'p1', :'pass1') AS paid_users_old_pass;
 -- Its slot goes to the next in line at the next step.
 SELECT pg_temp.step(:s) AS admitted;

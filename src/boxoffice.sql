@@ -147,9 +147,10 @@ BEGIN
 	RETURN QUERY
 	WITH paid AS (
 		SELECT date_trunc('hour', o.paid_at) AS h, count(*) AS orders,
+			   /* the seats it has, and those given back before the rest (the last cancellation keeps its list) */
 			   sum(cardinality(o.seat_ids)
 				   + coalesce((SELECT sum(cardinality(x.seat_ids)) FROM ticket.cancellation AS x
-								WHERE x.order_id = o.order_id), 0)) AS seats,
+								WHERE x.order_id = o.order_id AND NOT x.whole), 0)) AS seats,
 			   sum(o.amount) AS revenue
 		  FROM ticket.orders AS o
 		 WHERE o.concert_id = concert_id AND o.paid_at IS NOT NULL

@@ -20,6 +20,8 @@
 #include "access/genam.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
+#include "miscadmin.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -42,10 +44,17 @@
 #define TICKET_RECOUNT_STUCK	(5 * USECS_PER_SEC)
 #define TICKET_COUNTS_FORGET	(60 * USECS_PER_SEC)
 
+/*
+ * Shared by the whole cluster: the database and the extension's seat table
+ * (a new OID after DROP and CREATE EXTENSION) are part of the key.  Zeroed
+ * before it is filled: HASH_BLOBS hashes the padding too.
+ */
 typedef struct CountKey
 {
 	int64		concert_id;
 	int32		section_id;
+	Oid			database;
+	Oid			seat_table;
 } CountKey;
 
 typedef struct SectionCounts
@@ -139,7 +148,7 @@ count_section(int64 concert_id, int32 section_id, TimestampTz at, SectionCounts 
 	table_close(seat, NoLock);
 }
 
-/* Make room: forget the sections nobody has read for a minute. */
+/* Make room: forget the sections nobody has counted for a minute. */
 static void
 forget_old_counts(TimestampTz now)
 {
@@ -148,27 +157,53 @@ forget_old_counts(TimestampTz now)
 
 	hash_seq_init(&it, counts);
 	while ((e = hash_seq_search(&it)) != NULL)
-		if (e->counted_at < now - TICKET_COUNTS_FORGET && e->counting_since == 0)
+		if (e->counted_at < now - TICKET_COUNTS_FORGET &&
+			(e->counting_since == 0 || e->counting_since < now - TICKET_RECOUNT_STUCK))
 			(void) hash_search(counts, &e->key, HASH_REMOVE, NULL);
+}
+
+/* Take the recount mark off (a recount that failed), so another caller counts. */
+static void
+unmark(CountKey *k)
+{
+	SectionCounts *e;
+
+	LWLockAcquire(counts_lock, LW_EXCLUSIVE);
+	e = hash_search(counts, k, HASH_FIND, NULL);
+	if (e != NULL)
+		e->counting_since = 0;
+	LWLockRelease(counts_lock);
 }
 
 /*
  * A section's counts no older than ticket.catalogue_refresh: from shared
  * memory, or counted now by this caller.  Without shared memory (no
- * preload) or with the setting at 0, every call counts.
+ * preload) or with the setting at 0, every call counts.  A caller whose
+ * count others must not see counts for itself only: under REPEATABLE READ
+ * its snapshot may be old, and a transaction that has written sees its own
+ * uncommitted holds.
  */
 static void
 section_counts(int64 concert_id, int32 section_id, SectionCounts *out)
 {
-	CountKey	k = {.concert_id = concert_id, .section_id = section_id};
+	CountKey	k;
 	TimestampTz now = GetCurrentTimestamp();
 	int64		refresh = (int64) catalogue_refresh * 1000;
 	SectionCounts *e;
 	bool		found;
 	bool		mine = false;
+	TicketSection s;
 
 	memset(out, 0, sizeof(*out));
-	if (counts == NULL || refresh == 0)
+	memset(&k, 0, sizeof(k));
+	k.concert_id = concert_id;
+	k.section_id = section_id;
+	k.database = MyDatabaseId;
+	k.seat_table = ticket_catalog()->seat;
+	/* P0002 for a section that does not exist, before anything is marked */
+	ticket_section(concert_id, section_id, &s);
+	if (counts == NULL || refresh == 0 || IsolationUsesXactSnapshot() ||
+		TransactionIdIsValid(GetTopTransactionIdIfAny()))
 	{
 		count_section(concert_id, section_id, now, out);
 		return;
@@ -212,12 +247,25 @@ section_counts(int64 concert_id, int32 section_id, SectionCounts *out)
 	}
 	LWLockRelease(counts_lock);
 
-	count_section(concert_id, section_id, now, out);
 	if (!mine)
+	{
+		count_section(concert_id, section_id, now, out);
 		return;
+	}
+	PG_TRY();
+	{
+		count_section(concert_id, section_id, now, out);
+	}
+	PG_CATCH();
+	{
+		unmark(&k);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	LWLockAcquire(counts_lock, LW_EXCLUSIVE);
 	e = hash_search(counts, &k, HASH_FIND, NULL);
-	if (e != NULL)
+	/* a recounter taken over after TICKET_RECOUNT_STUCK may be late: keep the newer count */
+	if (e != NULL && out->counted_at >= e->counted_at)
 	{
 		e->available = out->available;
 		e->held = out->held;

@@ -141,4 +141,4 @@ AS $$
 	 LIMIT ticket._check_feed($1, $2, $3);
 $$;
 COMMENT ON FUNCTION ticket.my_events(text, bigint, integer) IS
-	'For buyers: a user''s own published events after after_id, in order (admitted, admission_expired, hold_released, hold_expired, order_created, order_paid, order_cancelled, order_refunded, payment and refund outcomes, ...; not the hold events the buyer made): a poll, a tenth of a call from the rate limit. Never another user''s.';
+	'For buyers: a user''s own published events after after_id, in order (admission_expired, hold_released, hold_expired, order_created, order_paid, order_cancelled, order_refunded, payment and refund outcomes, ...; not the hold events the buyer made): a poll, a tenth of a call from the rate limit. Never another user''s.';

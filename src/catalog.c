@@ -410,7 +410,7 @@ static TicketSection
 section_settings(int64 concert_id, int32 section_id)
 {
 	SectionEntry *e;
-	SectionKey	k = {.concert_id = concert_id, .section_id = section_id};
+	SectionKey	k;
 	TicketSection result;
 	Relation	section;
 	Relation	section_pkey;
@@ -420,6 +420,10 @@ section_settings(int64 concert_id, int32 section_id)
 	Snapshot	snap;
 	bool		isnull;
 
+	/* HASH_BLOBS hashes every byte of the key: its padding too */
+	memset(&k, 0, sizeof(k));
+	k.concert_id = concert_id;
+	k.section_id = section_id;
 	forget_stale_settings();
 	if (section_cache && (e = hash_search(section_cache, &k, HASH_FIND, NULL)))
 		return e->s;

@@ -630,6 +630,14 @@ BEGIN
 		RAISE EXCEPTION 'section % of concert % has sold seats', section_id, concert_id
 			USING ERRCODE = '55000', HINT = 'A section is renamed or re-priced only before any of its seats is sold.';
 	END IF;
+	/* An order of its seats, whatever its state, may still be paid at the old price (a late payment). */
+	IF price IS DISTINCT FROM s.price AND price IS NOT NULL
+	   AND EXISTS (SELECT FROM ticket.orders AS o CROSS JOIN LATERAL unnest(o.seat_ids) AS u(seat_id)
+					WHERE o.concert_id = concert_id
+					  AND u.seat_id BETWEEN s.first_seat_id AND s.first_seat_id + s.capacity - 1) THEN
+		RAISE EXCEPTION 'section % of concert % has orders', section_id, concert_id
+			USING ERRCODE = '55000', HINT = 'A section is re-priced only before any of its seats is checked out.';
+	END IF;
 	IF price IS DISTINCT FROM s.price AND price IS NOT NULL
 	   AND EXISTS (SELECT FROM ticket.seat AS t
 					WHERE t.concert_id = concert_id
@@ -649,7 +657,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ticket.update_section(bigint, integer, text, text, numeric) IS
-	'Renames, regrades or re-prices a section (NULL keeps a setting) while none of its seats is sold, and re-prices only while none is held.';
+	'Renames, regrades or re-prices a section (NULL keeps a setting) while none of its seats is sold, and re-prices only while none is held or in an order.';
 
 CREATE FUNCTION ticket.remove_section(concert_id bigint, section_id integer)
 RETURNS void
@@ -673,6 +681,12 @@ BEGIN
 		RAISE EXCEPTION 'concert % is %', concert_id, c.state
 			USING ERRCODE = '55000', HINT = 'Sections are removed only while the concert is a draft.';
 	END IF;
+	IF c.announce_at <= now() THEN
+		RAISE EXCEPTION 'concert % is announced', concert_id
+			USING ERRCODE = '55000',
+			DETAIL = 'Buyers can see its seat ids (ticket.browse_seats); removing a section would renumber them.',
+			HINT = 'Remove sections before announce_at, or move announce_at later with ticket.update_concert.';
+	END IF;
 	/*
 	 * Seat ids stay 1 .. seat_count without gaps: the seats after the
 	 * section move down by its capacity, through negative ids so that no
@@ -690,7 +704,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ticket.remove_section(bigint, integer) IS
-	'Removes a section and its seats from a draft concert; later seats are renumbered so that seat ids stay 1 .. seat_count (section ids are kept).';
+	'Removes a section and its seats from a draft concert not yet announced; later seats are renumbered so that seat ids stay 1 .. seat_count (section ids are kept).';
 
 CREATE FUNCTION ticket.delete_concert(concert_id bigint)
 RETURNS void

@@ -327,6 +327,14 @@ BEGIN
 		RETURN r;
 	END IF;
 
+	/*
+	 * The order's charges first, then the order: the order in which
+	 * payment_succeeded and payment_failed lock them (a refund row's
+	 * foreign key would otherwise wait for a charge whose report waits for
+	 * this order).
+	 */
+	PERFORM FROM ticket.payment AS p WHERE p.order_id = order_id AND p.kind = 'charge'
+	 ORDER BY p.payment_id FOR UPDATE;
 	SELECT * INTO o FROM ticket.orders AS k WHERE k.order_id = order_id FOR UPDATE;
 	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = o.concert_id;
 	IF giving IS NOT NULL AND NOT giving <@ o.seat_ids THEN
@@ -356,7 +364,14 @@ BEGIN
 	x.idempotency_key := idempotency_key;
 	x.seat_ids := giving;
 	x.whole := keeping IS NULL;
-	x.amount := ticket._seats_total(o.concert_id, giving);
+	/*
+	 * What the seats cost, never more than what is left of what the order
+	 * paid (the whole rest, when it gives back the rest).
+	 */
+	x.amount := o.amount - coalesce((SELECT sum(k.amount) FROM ticket.cancellation AS k WHERE k.order_id = order_id), 0);
+	IF NOT x.whole THEN
+		x.amount := least(ticket._seats_total(o.concert_id, giving), x.amount);
+	END IF;
 	x.fee := least(round(x.amount * c.cancel_fee_percent / 100, 2) + c.cancel_fee_fixed, x.amount);
 	x.refund := x.amount - x.fee;
 	INSERT INTO ticket.cancellation AS k (order_id, user_id, idempotency_key, seat_ids, whole, amount, fee, refund)

@@ -238,6 +238,11 @@ BEGIN
 		SELECT charge.amount - coalesce(sum(r.amount), 0) INTO give
 		  FROM ticket.payment AS r
 		 WHERE r.kind = 'refund' AND r.refund_ref = ref AND r.cancellation_id IS NOT NULL;
+	ELSE
+		/* Never more than is left of the capture. */
+		SELECT least(give, charge.amount - coalesce(sum(r.amount), 0)) INTO give
+		  FROM ticket.payment AS r
+		 WHERE r.kind = 'refund' AND r.refund_ref = ref;
 	END IF;
 	IF give <= 0 THEN
 		RETURN NULL;	/* the buyers' cancellations gave it all back already */
@@ -308,7 +313,8 @@ BEGIN
 			PERFORM ticket._request_refund(p, provider_ref, 'duplicate capture');
 			RETURN 'refunding';
 		END IF;
-		RETURN CASE WHEN o.state = 'paid' THEN 'paid' WHEN p.state = 'refunded' THEN 'refunded' ELSE 'refunding' END;
+		RETURN CASE WHEN o.state = 'paid' THEN 'paid' WHEN p.state = 'refunded' OR o.state = 'refunded' THEN 'refunded'
+					ELSE 'refunding' END;
 	END IF;
 
 	UPDATE ticket.payment AS x SET state = 'succeeded', provider_ref = provider_ref, finished_at = now(),

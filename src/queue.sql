@@ -37,12 +37,12 @@ CREATE TYPE ticket.queue_status AS (
 	place bigint,
 	"position" bigint,
 	eta interval,
-	pass text,
+	pass_token text,
 	expires_at timestamptz,
 	note text
 );
 COMMENT ON TYPE ticket.queue_status IS
-	'A user''s place in a waiting room: state prequeue, waiting (with position = people ahead, eta, and note = why admission is slower than admit_rate: paused, payments behind, recovering, slots full, no seats free), admitted (with pass and expires_at), done (paid or reached the limit), expired, sold_out, closed, left, blocked, none (never joined); join_queue may also answer rate_limited or challenge.';
+	'A user''s place in a waiting room: state prequeue, waiting (with position = people ahead, eta, and note = why admission is slower than admit_rate: paused, payments behind, recovering, slots full, no seats free), admitted (with pass_token, the pass to give hold, and expires_at), done (paid or reached the limit), expired, sold_out, closed, left, blocked, none (never joined); join_queue may also answer rate_limited or challenge.';
 
 CREATE TABLE ticket.queue (
 	concert_id bigint PRIMARY KEY,

@@ -205,7 +205,7 @@ SELECT ticket.open_sale(3) \gset fx_
 UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '5 seconds' WHERE concert_id = 3;
 SELECT ticket.admit(3) AS admitted \gset fx_
 INSERT INTO pg_temp.fixture
-SELECT 'pass_' || u, (ticket.queue_status(3, u)).pass FROM unnest(ARRAY['alice', 'bob']) AS u;
+SELECT 'pass_' || u, (ticket.queue_status(3, u)).pass_token FROM unnest(ARRAY['alice', 'bob']) AS u;
 -- Bad passes for alice at concert 3: forged (last character changed),
 -- truncated, expired, for another concert, for another place, garbage.
 INSERT INTO pg_temp.fixture

@@ -66,13 +66,13 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM ticket.verify($cid)"), '0'
 
 # An admitted user's pass, and a hold with it, before and after a restart.
 my ($user, $pass) = split /\|/, $node->safe_psql('postgres', qq{
-	SELECT s.user_id, s.pass FROM ticket.queue_entry AS e, ticket.queue_status($cid, e.user_id) AS s
+	SELECT s.user_id, s.pass_token FROM ticket.queue_entry AS e, ticket.queue_status($cid, e.user_id) AS s
 	 WHERE e.concert_id = $cid AND s.state = 'admitted' ORDER BY e.seq DESC LIMIT 1});
 like($pass, qr/^t1\.1\.$cid\.\d+\.\d+\.[\w-]{43}$/, 'an admitted user has a pass');
 $node->restart;
 my $place = $node->safe_psql('postgres', "SELECT ticket.check_pass('$pass', $cid, '$user')");
 ok($place > 0, 'the pass checks after a restart');
-is($node->safe_psql('postgres', "SELECT pass FROM ticket.queue_status($cid, '$user')"), $pass,
+is($node->safe_psql('postgres', "SELECT pass_token FROM ticket.queue_status($cid, '$user')"), $pass,
 	'the same pass is issued after a restart');
 is($node->safe_psql('postgres', "SELECT status FROM ticket.hold($cid, '$user', ARRAY[1], pass => '$pass')"),
 	'held', 'a hold with the pass works after a restart');

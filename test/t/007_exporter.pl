@@ -38,7 +38,7 @@ SELECT ticket.open_sale(1);
 UPDATE ticket.queue SET last_tick = clock_timestamp() - interval '1 second';
 SELECT ticket.admit(1);
 SELECT ticket.hold(1, e.user_id, ARRAY[2 * e.seq::int - 1, 2 * e.seq::int],
-				   pass => (ticket.queue_status(1, e.user_id)).pass)
+				   pass => (ticket.queue_status(1, e.user_id)).pass_token)
   FROM ticket.queue_entry AS e WHERE e.state = 'admitted';
 SELECT ticket.checkout(h.hold_id, h.user_id, 'k' || h.hold_id) FROM ticket.hold AS h WHERE h.hold_id <= 3;
 SELECT ticket.claim_payments('sim', 10, '1 minute');

@@ -439,7 +439,7 @@ for my $round (1 .. $rounds)
 	wait_until(qq{SELECT ticket.admit(2) >= 0 AND (SELECT state = 'admitted' FROM ticket.queue_status(2, 'q$round'))},
 		"round $round: and is admitted");
 	is(query(qq{SELECT h.status FROM ticket.queue_status(2, 'q$round') AS s,
-		ticket.hold_best(2, 'q$round', 1, 1, pass => s.pass) AS h}), 'held', "round $round: and holds with the pass");
+		ticket.hold_best(2, 'q$round', 1, 1, pass => s.pass_token) AS h}), 'held', "round $round: and holds with the pass");
 
 	# 4. The load resumes: every transaction of a short run makes a hold.
 	my $holds_before = query(q{SELECT count(*) FROM ticket.hold WHERE user_id LIKE 'r%'});

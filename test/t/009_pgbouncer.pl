@@ -110,7 +110,7 @@ SELECT state AS join_state, 0 AS hold_id, '' AS hold_status, 0 AS order_id, 0 AS
        0 AS pid_hold, 0 AS pid_checkout, 0 AS pid_replay
   FROM ticket.join_queue(1, 'f:client_id.:n') \gset
 SELECT ticket.admit(1) AS admitted_now \gset
-SELECT (state = 'admitted')::int AS admitted, coalesce(pass, '') AS pass, state AS queue_state,
+SELECT (state = 'admitted')::int AS admitted, coalesce(pass_token, '') AS pass, state AS queue_state,
        pg_backend_pid() AS pid_pass
   FROM ticket.queue_status(1, 'f:client_id.:n') \gset
 \if :admitted

@@ -96,10 +96,10 @@ BEGIN
 		RETURN 0;
 	END IF;
 	q := ticket.queue_status(1, u);
-	IF q.pass IS NULL THEN
+	IF q.pass_token IS NULL THEN
 		RETURN 0;
 	END IF;
-	r := ticket.hold_best(1, u, 1, 1, pass => q.pass);
+	r := ticket.hold_best(1, u, 1, 1, pass => q.pass_token);
 	IF r.status = 'held' THEN
 		PERFORM ticket.checkout(r.hold_id, u, 'k-' || u);
 	ELSE

@@ -1,0 +1,2 @@
+-- The storefront's concert list.
+SELECT * FROM ticket.browse_concerts();

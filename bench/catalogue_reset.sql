@@ -1,0 +1,2 @@
+-- Nothing to reset: the catalogue benchmarks only read.
+SELECT 1;
