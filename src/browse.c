@@ -39,6 +39,9 @@
 #include "sale.h"
 #include "ticket.h"
 
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+
 #define TICKET_COUNTS_TRANCHE	"ticket section counts"
 #define TICKET_COUNTS_SECTIONS	10000
 #define TICKET_RECOUNT_STUCK	(5 * USECS_PER_SEC)
@@ -302,4 +305,158 @@ ticket_section_counts(PG_FUNCTION_ARGS)
 	values[2] = Int32GetDatum(c.sold);
 	values[3] = TimestampTzGetDatum(c.counted_at);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/*
+ * Where browse_seats builds its result: a context that lives as long as
+ * the backend, whose first 2 MB block survives each reset.  A 20,000-seat
+ * section is about 1.5 MB of rows; built in the query's own context, each
+ * call would map and unmap those megabytes and take the page faults (more
+ * than half of what a call cost, bench/RESULTS.md, catalogue).  One call at
+ * a time uses it (busy until the query that holds its rows ends); a second
+ * in the same query builds in the query's context as usual.
+ */
+static MemoryContext browse_cxt = NULL;
+static bool browse_cxt_busy = false;
+
+static void
+browse_cxt_done(void *arg)
+{
+	browse_cxt_busy = false;
+}
+
+/* The materialized result of a set-returning call, built in cxt (InitMaterializedSRF's checks). */
+static void
+materialize_in(FunctionCallInfo fcinfo, MemoryContext cxt)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext per_query = rsinfo ? rsinfo->econtext->ecxt_per_query_memory : NULL;
+	MemoryContext old;
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || (rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("set-valued function called in context that cannot accept a set"));
+	old = MemoryContextSwitchTo(per_query);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	MemoryContextSwitchTo(cxt);
+	store = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0, false, work_mem);
+	MemoryContextSwitchTo(old);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = tupdesc;
+}
+
+PG_FUNCTION_INFO_V1(ticket_browse_seats);
+
+/*
+ * ticket.browse_seats(concert_id, section_id, only_free): a section's seats
+ * in order, each with row, number, label, price and whether it is free now
+ * (never who holds it).  C, straight from the seat index into the result,
+ * like the hold paths: a SQL function would copy 20,000 rows through its
+ * own executor first, which cost more than the scan (bench/RESULTS.md,
+ * catalogue).  Who may see the concert is ticket._listed_concert's rule
+ * (P0002 otherwise), called as its owner.
+ */
+Datum
+ticket_browse_seats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Catalog    *cat;
+	int64		concert_id;
+	int32		section_id;
+	bool		only_free;
+	TicketSection s;
+	Relation	seat;
+	Relation	pkey;
+	TupleTableSlot *slot;
+	Snapshot	snap;
+	IndexScanDesc scan;
+	ScanKeyData key[3];
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	Datum		price;
+	StringInfoData label;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("concert_id must not be NULL"));
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR, errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("section_id and only_free must not be NULL"));
+	concert_id = PG_GETARG_INT64(0);
+	section_id = PG_GETARG_INT32(1);
+	only_free = PG_GETARG_BOOL(2);
+	cat = ticket_catalog();
+	if (!OidIsValid(cat->listed_concert))
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("ticket.browse_seats needs version 0.6 of the extension"),
+				errhint("Run ALTER EXTENSION ticket UPDATE."));
+	/* P0002 for a concert buyers may not see (SECURITY DEFINER: it reads the concert as its owner) */
+	(void) OidFunctionCall1(cat->listed_concert, Int64GetDatum(concert_id));
+	ticket_section(concert_id, section_id, &s);
+
+	if (browse_cxt == NULL)
+		browse_cxt = AllocSetContextCreate(TopMemoryContext, "ticket browse_seats",
+										   2 * 1024 * 1024, 2 * 1024 * 1024, 8 * 1024 * 1024);
+	if (!browse_cxt_busy && rsinfo != NULL && IsA(rsinfo, ReturnSetInfo))
+	{
+		MemoryContextCallback *cb = MemoryContextAlloc(rsinfo->econtext->ecxt_per_query_memory,
+													   sizeof(MemoryContextCallback));
+
+		MemoryContextReset(browse_cxt);
+		materialize_in(fcinfo, browse_cxt);
+		cb->func = browse_cxt_done;
+		cb->arg = NULL;
+		MemoryContextRegisterResetCallback(rsinfo->econtext->ecxt_per_query_memory, cb);
+		browse_cxt_busy = true;
+	}
+	else
+		materialize_in(fcinfo, rsinfo ? rsinfo->econtext->ecxt_per_query_memory : CurrentMemoryContext);
+	price = ticket_cents_numeric(s.price_cents);
+	initStringInfo(&label);
+	seat = table_open(cat->seat, AccessShareLock);
+	pkey = index_open(cat->seat_pkey, AccessShareLock);
+	slot = table_slot_create(seat, NULL);
+	snap = RegisterSnapshot(GetActiveSnapshot() ? GetActiveSnapshot() : GetTransactionSnapshot());
+	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
+	ScanKeyInit(&key[1], 2, BTGreaterEqualStrategyNumber, F_INT4GE, Int32GetDatum(s.first_seat_id));
+	ScanKeyInit(&key[2], 2, BTLessEqualStrategyNumber, F_INT4LE,
+				Int32GetDatum(s.first_seat_id + s.capacity - 1));
+	scan = index_beginscan(seat, pkey, snap, 3, 0);
+	index_rescan(scan, key, 3, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+		bool		isnull;
+		bool		free = ticket_seat_is_free(slot, now);
+		int32		row_no = 0;
+		int32		seat_no;
+
+		if (only_free && !free)
+			continue;
+		values[0] = slot_getattr(slot, cat->s_seat_id, &isnull);
+		values[1] = slot_getattr(slot, cat->s_row_no, &nulls[1]);
+		if (!nulls[1])
+			row_no = DatumGetInt32(values[1]);
+		values[2] = slot_getattr(slot, cat->s_seat_no, &isnull);
+		seat_no = DatumGetInt32(values[2]);
+		resetStringInfo(&label);
+		ticket_seat_label(&label, s.name, s.seated, row_no, seat_no);
+		values[3] = PointerGetDatum(cstring_to_text_with_len(label.data, label.len));
+		values[4] = price;
+		values[5] = BoolGetDatum(free);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		pfree(DatumGetPointer(values[3]));
+	}
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(pkey, NoLock);
+	table_close(seat, NoLock);
+	return (Datum) 0;
 }

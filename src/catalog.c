@@ -305,6 +305,8 @@ catalog(void)
 							   ObjectIdGetDatum(get_atttype(cat.entry, cat.qe_state)),
 							   CStringGetDatum("done"));
 	cat.end_admission = ticket_function_oid("_end_admission", 2, (Oid[]) {INT8OID, TEXTOID});
+	/* Added by 0.6. */
+	cat.listed_concert = ticket_function_oid("_listed_concert", 1, (Oid[]) {INT8OID});
 
 	/* Valid unless an invalidation came in while the lookups ran: then look up again next time. */
 	cat.valid = catalog_changes == changes_before;

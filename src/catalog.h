@@ -55,6 +55,7 @@ typedef struct Catalog
 	Oid			qe_prequeue, qe_waiting, qe_admitted, qe_expired, qe_left, qe_blocked;	/* queue_entry_state */
 	Oid			qe_done;		/* queue_entry_state, 0.3: InvalidOid before */
 	Oid			end_admission;	/* ticket._end_admission (0.3), InvalidOid before */
+	Oid			listed_concert; /* ticket._listed_concert (0.6), InvalidOid before */
 } Catalog;
 
 extern Catalog *ticket_catalog(void);

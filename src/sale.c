@@ -469,10 +469,19 @@ ticket_own_order_sql(PG_FUNCTION_ARGS)
 void
 ticket_seat_label(StringInfo buf, const char *section, bool seated, int32 row_no, int32 seat_no)
 {
+	char		num[12];
+
+	/* appends, not a format: browse_seats labels 20,000 seats a call */
+	appendStringInfoString(buf, section);
 	if (seated)
-		appendStringInfo(buf, "%s, row %d, seat %d", section, row_no, seat_no);
+	{
+		appendBinaryStringInfo(buf, ", row ", 6);
+		appendBinaryStringInfo(buf, num, pg_ltoa(row_no, num));
+		appendBinaryStringInfo(buf, ", seat ", 7);
+	}
 	else
-		appendStringInfo(buf, "%s, place %d", section, seat_no);
+		appendBinaryStringInfo(buf, ", place ", 8);
+	appendBinaryStringInfo(buf, num, pg_ltoa(seat_no, num));
 }
 
 /* A seat row's section, row and number (row 0 for a standing place). */
