@@ -206,6 +206,7 @@ SELECT * FROM ticket.seat_map(:hid, 1);
 -- The box office's tools under the same path.
 SELECT ticket.update_section(:hid, 1, name => 'Floor 2', grade => 'B');
 SELECT ticket.retry_dead_refunds(:hq) AS redriven;
+SELECT ticket.retry_dead(max(payment_id)) AS not_dead FROM ticket.payment WHERE kind = 'refund';
 SELECT name, sold, revenue, given_back FROM ticket.sales_by_section(:hq);
 SELECT sum(orders) AS orders, sum(revenue) AS revenue FROM ticket.sales_by_hour(:hq);
 SELECT what FROM ticket.user_history('eve') ORDER BY what LIMIT 3;

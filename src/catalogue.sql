@@ -844,7 +844,7 @@ COMMENT ON FUNCTION ticket._seats_total(bigint, integer[]) IS
 
 /*
  * A section's seats by state, from shared memory no older than
- * ticket.catalogue_refresh (src/browse.c): a buyer's page load costs no
+ * ticket.catalogue_refresh (src/catalogue.c): a buyer's page load costs no
  * seat scan.
  */
 CREATE FUNCTION ticket._section_counts(concert_id bigint, section_id integer,
@@ -940,7 +940,7 @@ COMMENT ON FUNCTION ticket.browse_sections(bigint) IS
 	'For buyers: the sections of a concert on sale or coming up, with grade, price, capacity and free seats (counted at most ticket.catalogue_refresh ago, at counted_at); P0002 for a concert that is not listed.';
 
 /*
- * C (src/browse.c), straight from the seat index into the result: a SQL
+ * C (src/catalogue.c), straight from the seat index into the result: a SQL
  * function would copy a 20,000-seat section through its own executor
  * first.  Like hold, it resolves no name through search_path and reads by
  * OID, so it needs neither SECURITY DEFINER nor a SET clause; whether the

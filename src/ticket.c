@@ -5,7 +5,7 @@
  * Locking rules: the shared state holds only atomic counters and values
  * written once by the postmaster before any backend starts, so it needs no
  * LWLock.  The rate-limit buckets (src/ratelimit.c) and the section counts
- * (src/browse.c) have a tranche of their own each, documented there.
+ * (src/catalogue.c) have a tranche of their own each, documented there.
  */
 #include "postgres.h"
 
@@ -87,7 +87,7 @@ _PG_init(void)
 
 	ticket_ratelimit_define_gucs();
 	ticket_worker_define_gucs();
-	ticket_browse_define_gucs();
+	ticket_catalogue_define_gucs();
 
 	/*
 	 * Loaded later, by a backend calling one of our functions: the functions
@@ -117,7 +117,7 @@ ticket_shmem_request(void)
 
 	RequestAddinShmemSpace(MAXALIGN(sizeof(TicketSharedState)));
 	ticket_ratelimit_shmem_request();
-	ticket_browse_shmem_request();
+	ticket_catalogue_shmem_request();
 }
 
 /*
@@ -141,7 +141,7 @@ ticket_shmem_startup(void)
 			pg_atomic_init_u64(&ticket_shared->counters[i], 0);
 	}
 	ticket_ratelimit_shmem_startup();
-	ticket_browse_shmem_startup();
+	ticket_catalogue_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -107,10 +107,10 @@ extern char *ticket_sign_challenge(int64 concert_id, const char *user_id, int us
 extern void ticket_check_work(text *challenge, text *solution, int64 concert_id,
 							  const char *user_id, int user_len, int min_bits);
 
-/* src/browse.c */
-extern void ticket_browse_define_gucs(void);
-extern void ticket_browse_shmem_request(void);
-extern void ticket_browse_shmem_startup(void);
+/* src/catalogue.c */
+extern void ticket_catalogue_define_gucs(void);
+extern void ticket_catalogue_shmem_request(void);
+extern void ticket_catalogue_shmem_startup(void);
 
 /* src/worker.c */
 extern void ticket_worker_define_gucs(void);

@@ -75,7 +75,7 @@ END { kill 'TERM', slurp_file("$dir/pgbouncer.pid") if $dir && -f "$dir/pgbounce
 for (1 .. 50) { last if -S "$dir/.s.PGSQL.$bport"; select(undef, undef, undef, 0.1); }
 
 PostgreSQL::Test::Utils::append_to_file("$dir/journey.py", <<'PY');
-import json, sys
+import json, sys, time
 from decimal import Decimal
 import psycopg
 from psycopg.rows import namedtuple_row
@@ -148,6 +148,20 @@ info = CompositeInfo.fetch(a, "ticket.queue_status")
 register_composite(info, a)
 qs = a.execute("SELECT ticket.queue_status(2, 'fan') AS q").fetchone().q
 out["queue"] = [qs.state, qs.pass_token is not None and qs.pass_token.startswith("t1.")]
+
+# Through the waiting room as a buyer: join, wait for a step (pg_cron's
+# job; the box office stands in for it here), hold with the pass, check out.
+joined = b.execute("SELECT * FROM ticket.join_queue(2, 'walk-in')").fetchone()
+with connect("box_office") as admin:
+    for _ in range(100):
+        admin.execute("SELECT ticket.admit(2)")
+        if b.execute("SELECT state FROM ticket.queue_status(2, 'walk-in')").fetchone().state == "admitted":
+            break
+        time.sleep(0.1)
+mine = b.execute("SELECT * FROM ticket.queue_status(2, 'walk-in')").fetchone()
+h = b.execute("SELECT * FROM ticket.hold_best(2, 'walk-in', 1, 2, pass => %s)", (mine.pass_token,)).fetchone()
+o = b.execute("SELECT * FROM ticket.checkout(%s, 'walk-in', 'walk-in-pay')", (h.hold_id,)).fetchone()
+out["walk_in"] = [joined.state, mine.state, h.status, [s["label"].split(",")[0] for s in h.seats], str(h.total), o.status]
 out["backends"] = len(out["backends"])
 a.close(); b.close()
 print(json.dumps(out, sort_keys=True))
@@ -175,6 +189,8 @@ is($r{float}, '42883', 'a Python float as a price is double precision: 42883, as
 ok($r{float_cast} && $r{decimal}, 'with ::numeric, or a Decimal, it is taken');
 is_deeply($r{a3_feed}, [ 'order_cancelled', 'order_created', 'order_paid' ], 'my_events: the buyer\'s own feed');
 is_deeply($r{queue}, [ 'admitted', JSON::PP::true() ], 'queue_status registers as a composite; pass_token holds the pass');
+is_deeply($r{walk_in}, [ 'waiting', 'admitted', 'held', [ 'Pit', 'Pit' ], '20.00', 'pending' ],
+	'a buyer joins the waiting room, is admitted, holds two places with the pass and checks out');
 is(query('SELECT count(*) FROM ticket.verify()'), '0', 'verify() is empty');
 
 done_testing();

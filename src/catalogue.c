@@ -1,11 +1,12 @@
 /*
- * browse.c
- *		What a buyer's page reads on every load: how many seats of a section
- *		are free.  Counting a 20,000-seat section takes milliseconds; a
- *		spike loads the page thousands of times a second.  So the counts are
- *		kept in shared memory, one entry per section, and recounted at most
- *		every ticket.catalogue_refresh milliseconds, by the first caller who
- *		finds them older than that (the others meanwhile read the last
+ * catalogue.c
+ *		The catalogue as buyers read it (src/catalogue.sql): browse_seats,
+ *		straight from the seat index, and the free-seat counts that every
+ *		page load reads.  Counting a 20,000-seat section takes milliseconds;
+ *		a spike loads the page thousands of times a second.  So the counts
+ *		are kept in shared memory, one entry per section, and recounted at
+ *		most every ticket.catalogue_refresh milliseconds, by the first caller
+ *		who finds them older than that (the others meanwhile read the last
  *		count).  No write, no WAL: a hot standby serves them too.  A hold is
  *		still the only authority on whether a seat can be had.
  *
@@ -75,7 +76,7 @@ static HTAB *counts = NULL;
 static LWLock *counts_lock = NULL;
 
 void
-ticket_browse_define_gucs(void)
+ticket_catalogue_define_gucs(void)
 {
 	DefineCustomIntVariable("ticket.catalogue_refresh",
 							"How old a section's free-seat count may be before a buyer's read recounts it.",
@@ -85,7 +86,7 @@ ticket_browse_define_gucs(void)
 }
 
 void
-ticket_browse_shmem_request(void)
+ticket_catalogue_shmem_request(void)
 {
 	RequestAddinShmemSpace(hash_estimate_size(TICKET_COUNTS_SECTIONS, sizeof(SectionCounts)));
 	RequestNamedLWLockTranche(TICKET_COUNTS_TRANCHE, 1);
@@ -93,7 +94,7 @@ ticket_browse_shmem_request(void)
 
 /* From the shmem_startup hook, under AddinShmemInitLock. */
 void
-ticket_browse_shmem_startup(void)
+ticket_catalogue_shmem_startup(void)
 {
 	HASHCTL		info;
 
