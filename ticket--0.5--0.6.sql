@@ -7,7 +7,8 @@
  *
  * - A catalogue buyers may read (browse_concerts, browse_sections,
  *   browse_seats): concerts are listed once on sale, or as coming up from
- *   announce_at; free-seat counts come from shared memory (src/browse.c).
+ *   announce_at; free-seat counts come from shared memory
+ *   (src/catalogue.c).
  * - Seats labelled and priced wherever a buyer sees them: hold_result gains
  *   total and seats, checkout_result gains seats (one C rule, src/sale.c).
  * - A buyer's own holds and orders (my_holds, my_orders), on indexes keyed
@@ -16,7 +17,7 @@
  *   retry_dead and retry_dead_refunds, sales_by_section, sales_by_hour,
  *   user_history.
  * - Every customer entry point draws on the user's rate-limit bucket (a
- *   poll a tenth of a token: _rate_allow's cost), and my_events is a
+ *   poll a tenth of a token: _take_call), and my_events is a
  *   buyer's own feed (event_user_idx leaves the hold events out).
  * - Buyers' cancellations under a per-concert policy (cancellable,
  *   cancel_until, cancel_fee_percent, cancel_fee_fixed; cancel_order, the
@@ -34,6 +35,22 @@
  * ticket.orders and ticket.payment while they build (seconds for millions
  * of rows): update between sales.
  */
+
+/* ------------------------------------------------ src/ticket.sql, src/parse.sql */
+
+CREATE FUNCTION ticket._take_call(user_id text, poll boolean)
+RETURNS boolean
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'ticket_take_call_sql';
+COMMENT ON FUNCTION ticket._take_call(text, boolean) IS
+	'Internal: takes a customer call (a poll: a tenth) from the user''s rate-limit bucket; false, counted as calls_rate_limited, when the bucket has too little.';
+
+CREATE FUNCTION ticket._seat_list(seat_ids integer[], verb text)
+RETURNS integer[]
+LANGUAGE c IMMUTABLE
+AS 'MODULE_PATHNAME', 'ticket_seat_list_sql';
+COMMENT ON FUNCTION ticket._seat_list(integer[], text) IS
+	'Internal: the seat ids sorted, by the rules of hold''s list (src/input.c): 22004 for NULL, 22023 for an empty, multi-dimensional or repeated list, a seat id below 1, or more than 100 seats ("cannot <verb> n seats").';
 
 /* ------------------------------------------------ src/catalogue.sql */
 
@@ -533,13 +550,6 @@ ALTER TYPE ticket.checkout_result ADD ATTRIBUTE seats json;
 COMMENT ON TYPE ticket.checkout_result IS
 	'Result of ticket.checkout and ticket.order_status: status pending (order and payment created; pay_by is the deadline), or, for a replayed key, the order''s state now (pending, paid, cancelled, refunded); expired, released or closed when the hold could not be checked out (the rest NULL). seats: a JSON array of seat_id, section_id, section, row, seat, label, price.';
 
-CREATE FUNCTION ticket._seat_label(section text, seated boolean, row_no integer, seat_no integer)
-RETURNS text
-LANGUAGE c IMMUTABLE PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'ticket_seat_label_sql';
-COMMENT ON FUNCTION ticket._seat_label(text, boolean, integer, integer) IS
-	'Internal: a seat''s printable label, "Floor A, row 3, seat 12" or "Pit, place 17". The rule every result that shows seats uses.';
-
 CREATE FUNCTION ticket._seats_json(concert_id bigint, seat_ids integer[])
 RETURNS json
 LANGUAGE c STABLE
@@ -588,6 +598,7 @@ BEGIN
 		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
 	END IF;
 	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = concert_id;
+	/* one answer for both, so that nothing about a concert not listed leaks */
 	IF NOT FOUND OR ticket._listed(c, now()) IS NULL THEN
 		RAISE EXCEPTION 'concert % is not on sale', concert_id
 			USING ERRCODE = 'P0002', HINT = 'ticket.browse_concerts() lists the concerts on sale and coming up.';
@@ -606,14 +617,15 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT c.concert_id, c.title, c.venue, c.starts_at, c.sale_opens_at, c.sale_closes_at,
-		   ticket._listed(c, now()), p.min_price, p.max_price, c.queue, p.available
+		   l.state, p.min_price, p.max_price, c.queue, p.available
 	  FROM ticket.concert AS c
+	 CROSS JOIN LATERAL (SELECT ticket._listed(c, now()) AS state) AS l
 	 CROSS JOIN LATERAL (
 		SELECT min(s.price) AS min_price, max(s.price) AS max_price,
 			   sum((ticket._section_counts(s.concert_id, s.section_id)).available)::bigint AS available
 		  FROM ticket.section AS s
 		 WHERE s.concert_id = c.concert_id) AS p
-	 WHERE c.state IN ('on_sale', 'draft') AND ticket._listed(c, now()) IS NOT NULL
+	 WHERE c.state IN ('on_sale', 'draft') AND l.state IS NOT NULL
 	 ORDER BY c.starts_at, c.concert_id;
 $$;
 COMMENT ON FUNCTION ticket.browse_concerts() IS
@@ -670,8 +682,7 @@ BEGIN
 	END IF;
 	PERFORM ticket._check_text('user_id', user_id);
 	h := ticket._own_hold(hold_id, user_id, 'release it');
-	IF NOT ticket._rate_allow(user_id, NULL, 1) THEN
-		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+	IF NOT ticket._take_call(user_id, false) THEN
 		RETURN 'rate_limited';
 	END IF;
 	IF h.state IN ('checking_out', 'confirmed') THEN
@@ -721,8 +732,7 @@ BEGIN
 	PERFORM ticket._check_text('user_id', user_id);
 	o := ticket._own_order(order_id, user_id);
 	/* A poll: a tenth of a call from the user's bucket. */
-	IF NOT ticket._rate_allow(user_id, NULL, 0.1) THEN
-		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+	IF NOT ticket._take_call(user_id, true) THEN
 		RETURN ROW(order_id, NULL, 'rate_limited', NULL, NULL, NULL)::ticket.checkout_result;
 	END IF;
 	RETURN ticket._order_result(order_id);
@@ -733,20 +743,10 @@ COMMENT ON FUNCTION ticket.order_status(bigint, text) IS
 
 /* ------------------------------------------------ src/queue.sql: a call's cost in tokens */
 
-DROP FUNCTION ticket._rate_allow(text, text);
-
 /* A result column every driver can map: pass is a word Python reserves. */
 ALTER TYPE ticket.queue_status RENAME ATTRIBUTE pass TO pass_token;
 COMMENT ON TYPE ticket.queue_status IS
 	'A user''s place in a waiting room: state prequeue, waiting (with position = people ahead, eta, and note = why admission is slower than admit_rate: paused, payments behind, recovering, slots full, no seats free), admitted (with pass_token, the pass to give hold, and expires_at), done (paid or reached the limit), expired, sold_out, closed, left, blocked, none (never joined); join_queue may also answer rate_limited or challenge.';
-
-CREATE FUNCTION ticket._rate_allow(user_id text, client_key text, cost double precision DEFAULT 1)
-RETURNS boolean
-LANGUAGE c VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'ticket_rate_allow_sql';
-COMMENT ON FUNCTION ticket._rate_allow(text, text, double precision) IS
-	'Internal: takes cost tokens (a call 1, a poll 0.1) from the user''s and (when given) the client key''s rate-limit buckets; false when either has too few.';
 
 CREATE OR REPLACE FUNCTION ticket.queue_status(concert_id bigint, user_id text)
 RETURNS ticket.queue_status
@@ -760,7 +760,7 @@ RETURNS ticket.queue_status
 LANGUAGE c STABLE
 AS 'MODULE_PATHNAME', 'ticket_queue_state';
 COMMENT ON FUNCTION ticket._queue_state(bigint, text) IS
-	'Internal: ticket.queue_status without taking a poll''s token, for join_queue and leave_queue (which took a call''s).';
+	'Internal: ticket.queue_status without taking a poll''s token, for join_queue (which took a call''s) and leave_queue (not limited).';
 
 CREATE OR REPLACE FUNCTION ticket.join_queue(
 	concert_id bigint,
@@ -878,7 +878,6 @@ COMMENT ON FUNCTION ticket.leave_queue(bigint, text) IS
 CREATE TABLE ticket.cancellation (
 	cancellation_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	order_id bigint NOT NULL REFERENCES ticket.orders,
-	user_id text NOT NULL,
 	idempotency_key text NOT NULL,
 	seat_ids integer[] NOT NULL,
 	whole boolean NOT NULL,
@@ -925,18 +924,12 @@ DECLARE
 	give numeric(12,2) := refund_amount;
 BEGIN
 	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = charge.order_id;
-	IF give IS NULL THEN
-		SELECT charge.amount - coalesce(sum(r.amount), 0) INTO give
-		  FROM ticket.payment AS r
-		 WHERE r.kind = 'refund' AND r.refund_ref = ref AND r.cancellation_id IS NOT NULL;
-	ELSE
-		/* Never more than is left of the capture. */
-		SELECT least(give, charge.amount - coalesce(sum(r.amount), 0)) INTO give
-		  FROM ticket.payment AS r
-		 WHERE r.kind = 'refund' AND r.refund_ref = ref;
-	END IF;
+	/* Never more than is left of the capture. */
+	SELECT least(coalesce(give, charge.amount), charge.amount - coalesce(sum(r.amount), 0)) INTO give
+	  FROM ticket.payment AS r
+	 WHERE r.kind = 'refund' AND r.refund_ref = ref;
 	IF give <= 0 THEN
-		RETURN NULL;	/* the buyers' cancellations gave it all back already */
+		RETURN NULL;	/* given back already */
 	END IF;
 	INSERT INTO ticket.payment AS p (order_id, kind, refund_of, refund_ref, cancellation_id, amount, max_attempts,
 									 next_attempt_at, last_error)
@@ -1094,20 +1087,10 @@ BEGIN
 	PERFORM ticket._check_text('user_id', user_id);
 	PERFORM ticket._check_text('idempotency_key', idempotency_key);
 	IF seat_ids IS NOT NULL THEN
-		IF array_ndims(seat_ids) IS DISTINCT FROM 1 OR cardinality(seat_ids) > 100 THEN
-			RAISE EXCEPTION 'seat_ids must list 1 to 100 seats' USING ERRCODE = '22023';
-		END IF;
-		IF array_position(seat_ids, NULL) IS NOT NULL THEN
-			RAISE EXCEPTION 'seat_ids must not contain NULL' USING ERRCODE = '22004';
-		END IF;
-		SELECT array_agg(DISTINCT s ORDER BY s) INTO giving FROM unnest(seat_ids) AS s;
-		IF cardinality(giving) <> cardinality(seat_ids) THEN
-			RAISE EXCEPTION 'seat_ids must not repeat a seat' USING ERRCODE = '22023';
-		END IF;
+		giving := ticket._seat_list(seat_ids, 'cancel');
 	END IF;
 	o := ticket._own_order(order_id, user_id);
-	IF NOT ticket._rate_allow(user_id, NULL, 1) THEN
-		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+	IF NOT ticket._take_call(user_id, false) THEN
 		r.order_id := order_id;
 		r.status := 'rate_limited';
 		r.order_state := o.state;
@@ -1129,7 +1112,7 @@ BEGIN
 		END IF;
 		IF stored.status = 'cancelled' THEN
 			SELECT * INTO x FROM ticket.cancellation AS k
-			 WHERE k.order_id = order_id AND k.user_id = user_id AND k.idempotency_key = idempotency_key;
+			 WHERE k.order_id = order_id AND k.idempotency_key = idempotency_key;
 			RETURN ticket._cancel_result(x);
 		END IF;
 		SELECT * INTO o FROM ticket.orders AS k WHERE k.order_id = order_id;
@@ -1172,7 +1155,6 @@ BEGIN
 	giving := coalesce(giving, (SELECT array_agg(s ORDER BY s) FROM unnest(o.seat_ids) AS s));
 	SELECT array_agg(s ORDER BY s) INTO keeping FROM unnest(o.seat_ids) AS s WHERE NOT s = ANY (giving);
 	x.order_id := order_id;
-	x.user_id := user_id;
 	x.idempotency_key := idempotency_key;
 	x.seat_ids := giving;
 	x.whole := keeping IS NULL;
@@ -1186,8 +1168,8 @@ BEGIN
 	END IF;
 	x.fee := least(round(x.amount * c.cancel_fee_percent / 100, 2) + c.cancel_fee_fixed, x.amount);
 	x.refund := x.amount - x.fee;
-	INSERT INTO ticket.cancellation AS k (order_id, user_id, idempotency_key, seat_ids, whole, amount, fee, refund)
-	VALUES (x.order_id, x.user_id, x.idempotency_key, x.seat_ids, x.whole, x.amount, x.fee, x.refund)
+	INSERT INTO ticket.cancellation AS k (order_id, idempotency_key, seat_ids, whole, amount, fee, refund)
+	VALUES (x.order_id, x.idempotency_key, x.seat_ids, x.whole, x.amount, x.fee, x.refund)
 	RETURNING k.cancellation_id, k.created_at INTO x.cancellation_id, x.created_at;
 
 	/* The seats go back on sale; the order and its hold keep the rest, or end. */
@@ -1224,24 +1206,27 @@ COMMENT ON FUNCTION ticket.cancel_order(bigint, text, text, integer[]) IS
 
 /* ------------------------------------------------ src/buyer.sql, src/verify.sql */
 
-CREATE FUNCTION ticket._check_page(user_id text, max_rows integer)
+CREATE FUNCTION ticket._check_page(user_id text, max_rows integer, poll boolean, after_id bigint DEFAULT 0)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM ticket._check_text('user_id', user_id);
+	IF after_id IS NULL THEN
+		RAISE EXCEPTION 'after_id must not be NULL' USING ERRCODE = '22004',
+			HINT = 'Start from 0, then pass the last event_id read.';
+	END IF;
 	PERFORM ticket._check_range('max_rows', max_rows, 1, 1000);
-	IF NOT ticket._rate_allow(user_id, NULL, 1) THEN
-		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+	IF NOT ticket._take_call(user_id, poll) THEN
 		RAISE EXCEPTION 'user % is rate limited', user_id
 			USING ERRCODE = '53400', HINT = 'Try again in a moment; ticket.user_rate and ticket.user_burst set the limit.';
 	END IF;
 	RETURN max_rows;
 END
 $$;
-COMMENT ON FUNCTION ticket._check_page(text, integer) IS
-	'Internal: max_rows, after raising 22004, 22001 or 22023 unless a buyer''s list may be read with these user_id and max_rows, and 53400 when the user''s rate limit refuses the call.';
+COMMENT ON FUNCTION ticket._check_page(text, integer, boolean, bigint) IS
+	'Internal: max_rows, after raising 22004, 22001 or 22023 unless a buyer''s list may be read with these user_id, max_rows and after_id, and 53400 when the user''s rate limit refuses the call (poll: a tenth of a token).';
 
 CREATE FUNCTION ticket.my_holds(user_id text, concert_id bigint DEFAULT NULL,
 	before_hold_id bigint DEFAULT NULL, max_rows integer DEFAULT 20)
@@ -1264,7 +1249,7 @@ AS $$
 	   AND (h.concert_id = $2 OR $2 IS NULL)
 	   AND (h.hold_id < $3 OR $3 IS NULL)
 	 ORDER BY h.hold_id DESC
-	 LIMIT ticket._check_page($1, $4);
+	 LIMIT ticket._check_page($1, $4, false);
 $$;
 COMMENT ON FUNCTION ticket.my_holds(text, bigint, bigint, integer) IS
 	'For buyers: a user''s holds, newest first (of one concert, or all), max_rows at a time (the next page: before_hold_id => the last hold_id), with state (an active hold past expires_at is expired), total, seats with labels and prices, and its order once checked out.';
@@ -1304,37 +1289,14 @@ AS $$
 	   AND (o.concert_id = $2 OR $2 IS NULL)
 	   AND (o.order_id < $3 OR $3 IS NULL)
 	 ORDER BY o.order_id DESC
-	 LIMIT ticket._check_page($1, $4);
+	 LIMIT ticket._check_page($1, $4, false);
 $$;
 COMMENT ON FUNCTION ticket.my_orders(text, bigint, bigint, integer) IS
 	'For buyers: a user''s orders, newest first (of one concert, or all), max_rows at a time (the next page: before_order_id => the last order_id), with state, amount, seats with labels and prices, when paid or cancelled and why, and the refund: requested, refunded or failed (NULL: none) and how much came back; the seats the buyer cancelled and the fees kept.';
 
 CREATE INDEX event_user_idx ON ticket.event (user_id, event_id) WHERE event_id IS NOT NULL AND kind <> 'hold';
 
-CREATE FUNCTION ticket._check_feed(user_id text, after_id bigint, max_events integer)
-RETURNS integer
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	PERFORM ticket._check_text('user_id', user_id);
-	IF after_id IS NULL THEN
-		RAISE EXCEPTION 'after_id must not be NULL' USING ERRCODE = '22004',
-			HINT = 'Start from 0, then pass the last event_id read.';
-	END IF;
-	PERFORM ticket._check_range('max_events', max_events, 1, 1000);
-	IF NOT ticket._rate_allow(user_id, NULL, 0.1) THEN
-		PERFORM ticket._bump_counter('calls_rate_limited', 1);
-		RAISE EXCEPTION 'user % is rate limited', user_id
-			USING ERRCODE = '53400', HINT = 'Try again in a moment; ticket.user_rate and ticket.user_burst set the limit.';
-	END IF;
-	RETURN max_events;
-END
-$$;
-COMMENT ON FUNCTION ticket._check_feed(text, bigint, integer) IS
-	'Internal: max_events, after raising 22004, 22001 or 22023 unless ticket.my_events may be read with these arguments, and 53400 when the user''s rate limit refuses the poll.';
-
-CREATE FUNCTION ticket.my_events(user_id text, after_id bigint DEFAULT 0, max_events integer DEFAULT 100)
+CREATE FUNCTION ticket.my_events(user_id text, after_id bigint DEFAULT 0, max_rows integer DEFAULT 100)
 RETURNS TABLE (event_id bigint, concert_id bigint, kind text, subject_id bigint, detail jsonb, created_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1344,7 +1306,7 @@ AS $$
 	 WHERE e.user_id = $1 AND e.event_id > $2	/* event_user_idx */
 	   AND e.event_id IS NOT NULL AND e.kind <> 'hold'
 	 ORDER BY e.event_id
-	 LIMIT ticket._check_feed($1, $2, $3);
+	 LIMIT ticket._check_page($1, $3, true, $2);
 $$;
 COMMENT ON FUNCTION ticket.my_events(text, bigint, integer) IS
 	'For buyers: a user''s own published events after after_id, in order (admission_expired, hold_released, hold_expired, order_created, order_paid, order_cancelled, order_refunded, payment and refund outcomes, ...; not the hold events the buyer made): a poll, a tenth of a call from the rate limit. Never another user''s.';
@@ -1552,6 +1514,28 @@ COMMENT ON FUNCTION ticket.verify(bigint) IS
 
 /* ------------------------------------------------ src/boxoffice.sql */
 
+CREATE FUNCTION ticket._find_concert(concert_id bigint)
+RETURNS ticket.concert
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+BEGIN
+	IF concert_id IS NULL THEN
+		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = concert_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'concert % does not exist', concert_id USING ERRCODE = 'P0002';
+	END IF;
+	RETURN c;
+END
+$$;
+COMMENT ON FUNCTION ticket._find_concert(bigint) IS
+	'Internal: a concert row without a lock (for reads), raising P0002 when there is none.';
+
 CREATE FUNCTION ticket.retry_dead(payment_id bigint)
 RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -1610,28 +1594,6 @@ END
 $$;
 COMMENT ON FUNCTION ticket.retry_dead_refunds(bigint) IS
 	'Re-drives every dead-lettered refund of a concert (ticket.retry_dead); returns how many.';
-
-CREATE FUNCTION ticket._find_concert(concert_id bigint)
-RETURNS ticket.concert
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_variable
-DECLARE
-	c ticket.concert;
-BEGIN
-	IF concert_id IS NULL THEN
-		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
-	END IF;
-	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = concert_id;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'concert % does not exist', concert_id USING ERRCODE = 'P0002';
-	END IF;
-	RETURN c;
-END
-$$;
-COMMENT ON FUNCTION ticket._find_concert(bigint) IS
-	'Internal: a concert row without a lock (for reads), raising P0002 when there is none.';
 
 CREATE FUNCTION ticket.sales_by_section(concert_id bigint)
 RETURNS TABLE (section_id integer, name text, price numeric(12,2), capacity integer, sold bigint,
@@ -1741,8 +1703,8 @@ BEGIN
 		UNION ALL
 		SELECT x.created_at, o.concert_id, 'cancellation', x.cancellation_id,
 			   format('seats %s of order %s: %s, fee %s, refund %s', x.seat_ids, o.order_id, x.amount, x.fee, x.refund)
-		  FROM ticket.cancellation AS x JOIN ticket.orders AS o ON o.order_id = x.order_id
-		 WHERE x.user_id = user_id
+		  FROM ticket.orders AS o JOIN ticket.cancellation AS x ON x.order_id = o.order_id
+		 WHERE o.user_id = user_id
 		UNION ALL
 		SELECT b.blocked_at, NULL::bigint, 'blocked', NULL::bigint, coalesce(b.reason, '')
 		  FROM ticket.blocked_user AS b WHERE b.user_id = user_id
@@ -1759,7 +1721,6 @@ COMMENT ON FUNCTION ticket.user_history(text, integer) IS
 REVOKE ALL ON FUNCTION
 	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
 	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
-	ticket._seat_label(text, boolean, integer, integer),
 	ticket._seats_json(bigint, integer[]),
 	ticket._seats_total(bigint, integer[]),
 	ticket._section_counts(bigint, integer),
@@ -1771,16 +1732,16 @@ REVOKE ALL ON FUNCTION
 	ticket._request_refund(ticket.payment, text, text, numeric, bigint),
 	ticket._cancel_result(ticket.cancellation),
 	ticket.cancel_order(bigint, text, text, integer[]),
-	ticket._check_page(text, integer),
+	ticket._check_page(text, integer, boolean, bigint),
 	ticket.my_holds(text, bigint, bigint, integer),
 	ticket.my_orders(text, bigint, bigint, integer),
 	ticket._check_section(text, text, numeric),
 	ticket.update_section(bigint, integer, text, text, numeric),
 	ticket.remove_section(bigint, integer),
 	ticket.delete_concert(bigint),
-	ticket._rate_allow(text, text, double precision),
+	ticket._take_call(text, boolean),
+	ticket._seat_list(integer[], text),
 	ticket._queue_state(bigint, text),
-	ticket._check_feed(text, bigint, integer),
 	ticket.my_events(text, bigint, integer),
 	ticket.retry_dead(bigint),
 	ticket.retry_dead_refunds(bigint),

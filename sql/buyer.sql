@@ -225,10 +225,10 @@ SELECT kind, subject_id = :fo AS about_the_order, detail->>'refund' AS refund
 SELECT count(*) FILTER (WHERE kind = 'hold') AS hold_events, count(*) > 0 AS has_events,
 	   bool_and(event_id > 0) AS numbered
   FROM ticket.my_events('fay');
-SELECT event_id AS first_event FROM ticket.my_events('fay', max_events => 1) \gset
+SELECT event_id AS first_event FROM ticket.my_events('fay', max_rows => 1) \gset
 SELECT count(*) AS after_the_first, bool_and(event_id > :first_event) AS later
   FROM ticket.my_events('fay', :first_event);
 SELECT count(*) AS of_nobody FROM ticket.my_events('nobody');
 RESET ROLE;
 SELECT count(*) AS others_events_for_fay
-  FROM ticket.event WHERE user_id <> 'fay' AND event_id IN (SELECT event_id FROM ticket.my_events('fay', max_events => 1000));
+  FROM ticket.event WHERE user_id <> 'fay' AND event_id IN (SELECT event_id FROM ticket.my_events('fay', max_rows => 1000));

@@ -36,12 +36,12 @@ SELECT * FROM pg_temp.no_grant('ticket.my_orders(text, bigint, bigint, int)', $$
 SELECT pg_temp.fp() = :'fp0' AS nothing_written;
 SELECT count(*) AS violations FROM ticket.verify();
 
--- Bad input to ticket.my_events(user_id, after_id, max_events).
+-- Bad input to ticket.my_events(user_id, after_id, max_rows).
 SELECT * FROM pg_temp.each('user_id', 'text', $$SELECT count(*) FROM ticket.my_events(%s)$$);
 SELECT * FROM pg_temp.each('after_id', 'int8', $$SELECT count(*) FROM ticket.my_events('alice', %s)$$);
-SELECT * FROM pg_temp.each('max_events', 'int4', $$SELECT count(*) FROM ticket.my_events('alice', 0, %s)$$);
+SELECT * FROM pg_temp.each('max_rows', 'int4', $$SELECT count(*) FROM ticket.my_events('alice', 0, %s)$$);
 SELECT c AS bad_input, pg_temp.bad(s, 'ticket_customer') AS result FROM (VALUES
-	('max_events 1001',                     $$SELECT count(*) FROM ticket.my_events('alice', 0, 1001)$$),
+	('max_rows 1001',                       $$SELECT count(*) FROM ticket.my_events('alice', 0, 1001)$$),
 	('user_id 129 characters',              $$SELECT count(*) FROM ticket.my_events(repeat('é', 129))$$)
 ) AS t(c, s);
 SELECT * FROM pg_temp.no_grant('ticket.my_events(text, bigint, int)', $$SELECT count(*) FROM ticket.my_events('alice')$$);

@@ -70,29 +70,6 @@ $$;
 COMMENT ON FUNCTION ticket.retry_dead_refunds(bigint) IS
 	'Re-drives every dead-lettered refund of a concert (ticket.retry_dead); returns how many.';
 
-/* A concert for a report, without a lock: P0002 when there is none. */
-CREATE FUNCTION ticket._find_concert(concert_id bigint)
-RETURNS ticket.concert
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_variable
-DECLARE
-	c ticket.concert;
-BEGIN
-	IF concert_id IS NULL THEN
-		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
-	END IF;
-	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = concert_id;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'concert % does not exist', concert_id USING ERRCODE = 'P0002';
-	END IF;
-	RETURN c;
-END
-$$;
-COMMENT ON FUNCTION ticket._find_concert(bigint) IS
-	'Internal: a concert row without a lock (for reads), raising P0002 when there is none.';
-
 /*
  * Sales by section.  Sold and revenue are the seats sold now and their
  * price; the buyers' cancellations count the seats given back, and share
@@ -215,8 +192,8 @@ BEGIN
 		UNION ALL
 		SELECT x.created_at, o.concert_id, 'cancellation', x.cancellation_id,
 			   format('seats %s of order %s: %s, fee %s, refund %s', x.seat_ids, o.order_id, x.amount, x.fee, x.refund)
-		  FROM ticket.cancellation AS x JOIN ticket.orders AS o ON o.order_id = x.order_id
-		 WHERE x.user_id = user_id
+		  FROM ticket.orders AS o JOIN ticket.cancellation AS x ON x.order_id = o.order_id
+		 WHERE o.user_id = user_id
 		UNION ALL
 		SELECT b.blocked_at, NULL::bigint, 'blocked', NULL::bigint, coalesce(b.reason, '')
 		  FROM ticket.blocked_user AS b WHERE b.user_id = user_id

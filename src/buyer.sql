@@ -8,27 +8,30 @@
 /*
  * The paging arguments of the buyer's lists (22004, 22001, 22023), checked
  * as their LIMIT: a LIMIT is computed before the first row is read.  A list
- * is a call from the user's rate-limit bucket; it has no status to say so,
- * so a refusal is 53400.
+ * is a call from the user's rate-limit bucket (a feed's poll a tenth); it
+ * has no status to say it was refused, so a refusal is 53400.
  */
-CREATE FUNCTION ticket._check_page(user_id text, max_rows integer)
+CREATE FUNCTION ticket._check_page(user_id text, max_rows integer, poll boolean, after_id bigint DEFAULT 0)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM ticket._check_text('user_id', user_id);
+	IF after_id IS NULL THEN
+		RAISE EXCEPTION 'after_id must not be NULL' USING ERRCODE = '22004',
+			HINT = 'Start from 0, then pass the last event_id read.';
+	END IF;
 	PERFORM ticket._check_range('max_rows', max_rows, 1, 1000);
-	IF NOT ticket._rate_allow(user_id, NULL, 1) THEN
-		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+	IF NOT ticket._take_call(user_id, poll) THEN
 		RAISE EXCEPTION 'user % is rate limited', user_id
 			USING ERRCODE = '53400', HINT = 'Try again in a moment; ticket.user_rate and ticket.user_burst set the limit.';
 	END IF;
 	RETURN max_rows;
 END
 $$;
-COMMENT ON FUNCTION ticket._check_page(text, integer) IS
-	'Internal: max_rows, after raising 22004, 22001 or 22023 unless a buyer''s list may be read with these user_id and max_rows, and 53400 when the user''s rate limit refuses the call.';
+COMMENT ON FUNCTION ticket._check_page(text, integer, boolean, bigint) IS
+	'Internal: max_rows, after raising 22004, 22001 or 22023 unless a buyer''s list may be read with these user_id, max_rows and after_id, and 53400 when the user''s rate limit refuses the call (poll: a tenth of a token).';
 
 CREATE FUNCTION ticket.my_holds(user_id text, concert_id bigint DEFAULT NULL,
 	before_hold_id bigint DEFAULT NULL, max_rows integer DEFAULT 20)
@@ -51,7 +54,7 @@ AS $$
 	   AND (h.concert_id = $2 OR $2 IS NULL)
 	   AND (h.hold_id < $3 OR $3 IS NULL)
 	 ORDER BY h.hold_id DESC
-	 LIMIT ticket._check_page($1, $4);
+	 LIMIT ticket._check_page($1, $4, false);
 $$;
 COMMENT ON FUNCTION ticket.my_holds(text, bigint, bigint, integer) IS
 	'For buyers: a user''s holds, newest first (of one concert, or all), max_rows at a time (the next page: before_hold_id => the last hold_id), with state (an active hold past expires_at is expired), total, seats with labels and prices, and its order once checked out.';
@@ -91,7 +94,7 @@ AS $$
 	   AND (o.concert_id = $2 OR $2 IS NULL)
 	   AND (o.order_id < $3 OR $3 IS NULL)
 	 ORDER BY o.order_id DESC
-	 LIMIT ticket._check_page($1, $4);
+	 LIMIT ticket._check_page($1, $4, false);
 $$;
 COMMENT ON FUNCTION ticket.my_orders(text, bigint, bigint, integer) IS
 	'For buyers: a user''s orders, newest first (of one concert, or all), max_rows at a time (the next page: before_order_id => the last order_id), with state, amount, seats with labels and prices, when paid or cancelled and why, and the refund: requested, refunded or failed (NULL: none) and how much came back; the seats the buyer cancelled and the fees kept.';
@@ -104,31 +107,7 @@ COMMENT ON FUNCTION ticket.my_orders(text, bigint, bigint, integer) IS
  */
 CREATE INDEX event_user_idx ON ticket.event (user_id, event_id) WHERE event_id IS NOT NULL AND kind <> 'hold';
 
-/* The feed's arguments (22004, 22001, 22023) and a poll's tenth of a token (53400), as its LIMIT. */
-CREATE FUNCTION ticket._check_feed(user_id text, after_id bigint, max_events integer)
-RETURNS integer
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	PERFORM ticket._check_text('user_id', user_id);
-	IF after_id IS NULL THEN
-		RAISE EXCEPTION 'after_id must not be NULL' USING ERRCODE = '22004',
-			HINT = 'Start from 0, then pass the last event_id read.';
-	END IF;
-	PERFORM ticket._check_range('max_events', max_events, 1, 1000);
-	IF NOT ticket._rate_allow(user_id, NULL, 0.1) THEN
-		PERFORM ticket._bump_counter('calls_rate_limited', 1);
-		RAISE EXCEPTION 'user % is rate limited', user_id
-			USING ERRCODE = '53400', HINT = 'Try again in a moment; ticket.user_rate and ticket.user_burst set the limit.';
-	END IF;
-	RETURN max_events;
-END
-$$;
-COMMENT ON FUNCTION ticket._check_feed(text, bigint, integer) IS
-	'Internal: max_events, after raising 22004, 22001 or 22023 unless ticket.my_events may be read with these arguments, and 53400 when the user''s rate limit refuses the poll.';
-
-CREATE FUNCTION ticket.my_events(user_id text, after_id bigint DEFAULT 0, max_events integer DEFAULT 100)
+CREATE FUNCTION ticket.my_events(user_id text, after_id bigint DEFAULT 0, max_rows integer DEFAULT 100)
 RETURNS TABLE (event_id bigint, concert_id bigint, kind text, subject_id bigint, detail jsonb, created_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -138,7 +117,7 @@ AS $$
 	 WHERE e.user_id = $1 AND e.event_id > $2	/* event_user_idx */
 	   AND e.event_id IS NOT NULL AND e.kind <> 'hold'
 	 ORDER BY e.event_id
-	 LIMIT ticket._check_feed($1, $2, $3);
+	 LIMIT ticket._check_page($1, $3, true, $2);
 $$;
 COMMENT ON FUNCTION ticket.my_events(text, bigint, integer) IS
 	'For buyers: a user''s own published events after after_id, in order (admission_expired, hold_released, hold_expired, order_created, order_paid, order_cancelled, order_refunded, payment and refund outcomes, ...; not the hold events the buyer made): a poll, a tenth of a call from the rate limit. Never another user''s.';

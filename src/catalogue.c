@@ -105,51 +105,69 @@ ticket_catalogue_shmem_startup(void)
 	counts_lock = &(GetNamedLWLockTranche(TICKET_COUNTS_TRANCHE))->lock;
 }
 
-/*
- * Count a section's seats by state, as the calling statement sees them, with
- * the free-seat rule of the hold paths (src/sale.c) at the time given.
- */
-static void
-count_section(int64 concert_id, int32 section_id, TimestampTz at, SectionCounts *out)
+/* A scan of a section's seats in seat order, as the calling statement sees them. */
+typedef struct SectionScan
 {
-	Catalog    *cat = ticket_catalog();
-	TicketSection s;
 	Relation	seat;
 	Relation	pkey;
 	TupleTableSlot *slot;
 	Snapshot	snap;
 	IndexScanDesc scan;
+} SectionScan;
+
+static void
+section_scan_begin(SectionScan *ss, int64 concert_id, const TicketSection *s)
+{
+	Catalog    *cat = ticket_catalog();
 	ScanKeyData key[3];
 
-	ticket_section(concert_id, section_id, &s);
-	seat = table_open(cat->seat, AccessShareLock);
-	pkey = index_open(cat->seat_pkey, AccessShareLock);
-	slot = table_slot_create(seat, NULL);
-	snap = RegisterSnapshot(GetActiveSnapshot() ? GetActiveSnapshot() : GetTransactionSnapshot());
+	ss->seat = table_open(cat->seat, AccessShareLock);
+	ss->pkey = index_open(cat->seat_pkey, AccessShareLock);
+	ss->slot = table_slot_create(ss->seat, NULL);
+	ss->snap = RegisterSnapshot(GetActiveSnapshot() ? GetActiveSnapshot() : GetTransactionSnapshot());
 	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
-	ScanKeyInit(&key[1], 2, BTGreaterEqualStrategyNumber, F_INT4GE, Int32GetDatum(s.first_seat_id));
+	ScanKeyInit(&key[1], 2, BTGreaterEqualStrategyNumber, F_INT4GE, Int32GetDatum(s->first_seat_id));
 	ScanKeyInit(&key[2], 2, BTLessEqualStrategyNumber, F_INT4LE,
-				Int32GetDatum(s.first_seat_id + s.capacity - 1));
-	scan = index_beginscan(seat, pkey, snap, 3, 0);
-	index_rescan(scan, key, 3, NULL, 0);
+				Int32GetDatum(s->first_seat_id + s->capacity - 1));
+	ss->scan = index_beginscan(ss->seat, ss->pkey, ss->snap, 3, 0);
+	index_rescan(ss->scan, key, 3, NULL, 0);
+}
+
+static void
+section_scan_end(SectionScan *ss)
+{
+	index_endscan(ss->scan);
+	UnregisterSnapshot(ss->snap);
+	ExecDropSingleTupleTableSlot(ss->slot);
+	index_close(ss->pkey, NoLock);
+	table_close(ss->seat, NoLock);
+}
+
+/*
+ * Count a section's seats by state, as the calling statement sees them, with
+ * the free-seat rule of the hold paths (src/sale.c) at the time given.
+ */
+static void
+count_section(int64 concert_id, const TicketSection *s, TimestampTz at, SectionCounts *out)
+{
+	Catalog    *cat = ticket_catalog();
+	SectionScan ss;
+
+	section_scan_begin(&ss, concert_id, s);
 	out->available = out->held = out->sold = 0;
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	while (index_getnext_slot(ss.scan, ForwardScanDirection, ss.slot))
 	{
 		bool		isnull;
 
-		if (ticket_seat_is_free(slot, at))
+		if (ticket_seat_is_free(ss.slot, at))
 			out->available++;
-		else if (DatumGetObjectId(slot_getattr(slot, cat->s_state, &isnull)) == cat->sold)
+		else if (DatumGetObjectId(slot_getattr(ss.slot, cat->s_state, &isnull)) == cat->sold)
 			out->sold++;
 		else
 			out->held++;
 	}
 	out->counted_at = at;
-	index_endscan(scan);
-	UnregisterSnapshot(snap);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(pkey, NoLock);
-	table_close(seat, NoLock);
+	section_scan_end(&ss);
 }
 
 /* Make room: forget the sections nobody has counted for a minute. */
@@ -209,7 +227,7 @@ section_counts(int64 concert_id, int32 section_id, SectionCounts *out)
 	if (counts == NULL || refresh == 0 || IsolationUsesXactSnapshot() ||
 		TransactionIdIsValid(GetTopTransactionIdIfAny()))
 	{
-		count_section(concert_id, section_id, now, out);
+		count_section(concert_id, &s, now, out);
 		return;
 	}
 
@@ -253,12 +271,12 @@ section_counts(int64 concert_id, int32 section_id, SectionCounts *out)
 
 	if (!mine)
 	{
-		count_section(concert_id, section_id, now, out);
+		count_section(concert_id, &s, now, out);
 		return;
 	}
 	PG_TRY();
 	{
-		count_section(concert_id, section_id, now, out);
+		count_section(concert_id, &s, now, out);
 	}
 	PG_CATCH();
 	{
@@ -372,12 +390,7 @@ ticket_browse_seats(PG_FUNCTION_ARGS)
 	int32		section_id;
 	bool		only_free;
 	TicketSection s;
-	Relation	seat;
-	Relation	pkey;
-	TupleTableSlot *slot;
-	Snapshot	snap;
-	IndexScanDesc scan;
-	ScanKeyData key[3];
+	SectionScan ss;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	Datum		price;
 	StringInfoData label;
@@ -419,32 +432,23 @@ ticket_browse_seats(PG_FUNCTION_ARGS)
 		materialize_in(fcinfo, rsinfo ? rsinfo->econtext->ecxt_per_query_memory : CurrentMemoryContext);
 	price = ticket_cents_numeric(s.price_cents);
 	initStringInfo(&label);
-	seat = table_open(cat->seat, AccessShareLock);
-	pkey = index_open(cat->seat_pkey, AccessShareLock);
-	slot = table_slot_create(seat, NULL);
-	snap = RegisterSnapshot(GetActiveSnapshot() ? GetActiveSnapshot() : GetTransactionSnapshot());
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
-	ScanKeyInit(&key[1], 2, BTGreaterEqualStrategyNumber, F_INT4GE, Int32GetDatum(s.first_seat_id));
-	ScanKeyInit(&key[2], 2, BTLessEqualStrategyNumber, F_INT4LE,
-				Int32GetDatum(s.first_seat_id + s.capacity - 1));
-	scan = index_beginscan(seat, pkey, snap, 3, 0);
-	index_rescan(scan, key, 3, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	section_scan_begin(&ss, concert_id, &s);
+	while (index_getnext_slot(ss.scan, ForwardScanDirection, ss.slot))
 	{
 		Datum		values[6];
 		bool		nulls[6] = {false, false, false, false, false, false};
 		bool		isnull;
-		bool		free = ticket_seat_is_free(slot, now);
+		bool		free = ticket_seat_is_free(ss.slot, now);
 		int32		row_no = 0;
 		int32		seat_no;
 
 		if (only_free && !free)
 			continue;
-		values[0] = slot_getattr(slot, cat->s_seat_id, &isnull);
-		values[1] = slot_getattr(slot, cat->s_row_no, &nulls[1]);
+		values[0] = slot_getattr(ss.slot, cat->s_seat_id, &isnull);
+		values[1] = slot_getattr(ss.slot, cat->s_row_no, &nulls[1]);
 		if (!nulls[1])
 			row_no = DatumGetInt32(values[1]);
-		values[2] = slot_getattr(slot, cat->s_seat_no, &isnull);
+		values[2] = slot_getattr(ss.slot, cat->s_seat_no, &isnull);
 		seat_no = DatumGetInt32(values[2]);
 		resetStringInfo(&label);
 		ticket_seat_label(&label, s.name, s.seated, row_no, seat_no);
@@ -454,10 +458,6 @@ ticket_browse_seats(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		pfree(DatumGetPointer(values[3]));
 	}
-	index_endscan(scan);
-	UnregisterSnapshot(snap);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(pkey, NoLock);
-	table_close(seat, NoLock);
+	section_scan_end(&ss);
 	return (Datum) 0;
 }

@@ -221,6 +221,29 @@ $$;
 COMMENT ON FUNCTION ticket._lock_concert(bigint) IS
 	'Internal: locks and returns a concert row, raising P0002 when there is none.';
 
+/* A concert for a read, without a lock: P0002 when there is none. */
+CREATE FUNCTION ticket._find_concert(concert_id bigint)
+RETURNS ticket.concert
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c ticket.concert;
+BEGIN
+	IF concert_id IS NULL THEN
+		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = concert_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'concert % does not exist', concert_id USING ERRCODE = 'P0002';
+	END IF;
+	RETURN c;
+END
+$$;
+COMMENT ON FUNCTION ticket._find_concert(bigint) IS
+	'Internal: a concert row without a lock (for reads), raising P0002 when there is none.';
+
 CREATE FUNCTION ticket.create_concert(
 	title text,
 	starts_at timestamptz,
@@ -818,16 +841,9 @@ COMMENT ON FUNCTION ticket.seat_map(bigint, integer) IS
 	'Draws a section in psql: one line per row (standing: per 50 places), . available, h held, x sold.';
 
 /*
- * What a buyer sees of a seat, for SQL: the C rule (src/sale.c), the same
+ * Seats as a buyer sees them, for SQL: the C rule (src/sale.c), the same
  * labels and prices that hold, checkout and order_status return.
  */
-CREATE FUNCTION ticket._seat_label(section text, seated boolean, row_no integer, seat_no integer)
-RETURNS text
-LANGUAGE c IMMUTABLE PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'ticket_seat_label_sql';
-COMMENT ON FUNCTION ticket._seat_label(text, boolean, integer, integer) IS
-	'Internal: a seat''s printable label, "Floor A, row 3, seat 12" or "Pit, place 17". The rule every result that shows seats uses.';
-
 CREATE FUNCTION ticket._seats_json(concert_id bigint, seat_ids integer[])
 RETURNS json
 LANGUAGE c STABLE
@@ -887,6 +903,7 @@ BEGIN
 		RAISE EXCEPTION 'concert_id must not be NULL' USING ERRCODE = '22004';
 	END IF;
 	SELECT * INTO c FROM ticket.concert AS k WHERE k.concert_id = concert_id;
+	/* one answer for both, so that nothing about a concert not listed leaks */
 	IF NOT FOUND OR ticket._listed(c, now()) IS NULL THEN
 		RAISE EXCEPTION 'concert % is not on sale', concert_id
 			USING ERRCODE = 'P0002', HINT = 'ticket.browse_concerts() lists the concerts on sale and coming up.';
@@ -905,14 +922,15 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT c.concert_id, c.title, c.venue, c.starts_at, c.sale_opens_at, c.sale_closes_at,
-		   ticket._listed(c, now()), p.min_price, p.max_price, c.queue, p.available
+		   l.state, p.min_price, p.max_price, c.queue, p.available
 	  FROM ticket.concert AS c
+	 CROSS JOIN LATERAL (SELECT ticket._listed(c, now()) AS state) AS l
 	 CROSS JOIN LATERAL (
 		SELECT min(s.price) AS min_price, max(s.price) AS max_price,
 			   sum((ticket._section_counts(s.concert_id, s.section_id)).available)::bigint AS available
 		  FROM ticket.section AS s
 		 WHERE s.concert_id = c.concert_id) AS p
-	 WHERE c.state IN ('on_sale', 'draft') AND ticket._listed(c, now()) IS NOT NULL
+	 WHERE c.state IN ('on_sale', 'draft') AND l.state IS NOT NULL
 	 ORDER BY c.starts_at, c.concert_id;
 $$;
 COMMENT ON FUNCTION ticket.browse_concerts() IS

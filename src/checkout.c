@@ -402,11 +402,8 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	cat = ticket_catalog();
 
 	/* A call from the user's bucket, before anything is locked or written. */
-	if (!ticket_rate_take(TICKET_RATE_USER, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id), TICKET_COST_CALL))
-	{
-		ticket_count(TICKET_COUNTER_CALLS_RATE_LIMITED, 1);
+	if (!ticket_take_call(user_id, false))
 		return status_result(fcinfo, "rate_limited");
-	}
 
 	/* 1. The key: a repeated call answers what the first answered. */
 	ticket_lock_key(VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id),

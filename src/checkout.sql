@@ -52,7 +52,6 @@ COMMENT ON TABLE ticket.idempotency IS
 CREATE TABLE ticket.cancellation (
 	cancellation_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	order_id bigint NOT NULL REFERENCES ticket.orders,
-	user_id text NOT NULL,
 	idempotency_key text NOT NULL,
 	seat_ids integer[] NOT NULL,
 	whole boolean NOT NULL,
@@ -129,8 +128,7 @@ BEGIN
 	PERFORM ticket._check_text('user_id', user_id);
 	o := ticket._own_order(order_id, user_id);
 	/* A poll: a tenth of a call from the user's bucket. */
-	IF NOT ticket._rate_allow(user_id, NULL, 0.1) THEN
-		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+	IF NOT ticket._take_call(user_id, true) THEN
 		RETURN ROW(order_id, NULL, 'rate_limited', NULL, NULL, NULL)::ticket.checkout_result;
 	END IF;
 	RETURN ticket._order_result(order_id);

@@ -282,20 +282,10 @@ BEGIN
 	PERFORM ticket._check_text('user_id', user_id);
 	PERFORM ticket._check_text('idempotency_key', idempotency_key);
 	IF seat_ids IS NOT NULL THEN
-		IF array_ndims(seat_ids) IS DISTINCT FROM 1 OR cardinality(seat_ids) > 100 THEN
-			RAISE EXCEPTION 'seat_ids must list 1 to 100 seats' USING ERRCODE = '22023';
-		END IF;
-		IF array_position(seat_ids, NULL) IS NOT NULL THEN
-			RAISE EXCEPTION 'seat_ids must not contain NULL' USING ERRCODE = '22004';
-		END IF;
-		SELECT array_agg(DISTINCT s ORDER BY s) INTO giving FROM unnest(seat_ids) AS s;
-		IF cardinality(giving) <> cardinality(seat_ids) THEN
-			RAISE EXCEPTION 'seat_ids must not repeat a seat' USING ERRCODE = '22023';
-		END IF;
+		giving := ticket._seat_list(seat_ids, 'cancel');
 	END IF;
 	o := ticket._own_order(order_id, user_id);
-	IF NOT ticket._rate_allow(user_id, NULL, 1) THEN
-		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+	IF NOT ticket._take_call(user_id, false) THEN
 		r.order_id := order_id;
 		r.status := 'rate_limited';
 		r.order_state := o.state;
@@ -317,7 +307,7 @@ BEGIN
 		END IF;
 		IF stored.status = 'cancelled' THEN
 			SELECT * INTO x FROM ticket.cancellation AS k
-			 WHERE k.order_id = order_id AND k.user_id = user_id AND k.idempotency_key = idempotency_key;
+			 WHERE k.order_id = order_id AND k.idempotency_key = idempotency_key;
 			RETURN ticket._cancel_result(x);
 		END IF;
 		SELECT * INTO o FROM ticket.orders AS k WHERE k.order_id = order_id;
@@ -360,7 +350,6 @@ BEGIN
 	giving := coalesce(giving, (SELECT array_agg(s ORDER BY s) FROM unnest(o.seat_ids) AS s));
 	SELECT array_agg(s ORDER BY s) INTO keeping FROM unnest(o.seat_ids) AS s WHERE NOT s = ANY (giving);
 	x.order_id := order_id;
-	x.user_id := user_id;
 	x.idempotency_key := idempotency_key;
 	x.seat_ids := giving;
 	x.whole := keeping IS NULL;
@@ -374,8 +363,8 @@ BEGIN
 	END IF;
 	x.fee := least(round(x.amount * c.cancel_fee_percent / 100, 2) + c.cancel_fee_fixed, x.amount);
 	x.refund := x.amount - x.fee;
-	INSERT INTO ticket.cancellation AS k (order_id, user_id, idempotency_key, seat_ids, whole, amount, fee, refund)
-	VALUES (x.order_id, x.user_id, x.idempotency_key, x.seat_ids, x.whole, x.amount, x.fee, x.refund)
+	INSERT INTO ticket.cancellation AS k (order_id, idempotency_key, seat_ids, whole, amount, fee, refund)
+	VALUES (x.order_id, x.idempotency_key, x.seat_ids, x.whole, x.amount, x.fee, x.refund)
 	RETURNING k.cancellation_id, k.created_at INTO x.cancellation_id, x.created_at;
 
 	/* The seats go back on sale; the order and its hold keep the rest, or end. */

@@ -526,31 +526,28 @@ finish(FunctionCallInfo fcinfo, HoldStatus status, const char *replay_status,
 	tupdesc = BlessTupleDesc(tupdesc);
 
 	values[1] = CStringGetTextDatum(replay_status ? replay_status : hold_status_names[status]);
-	if (hold_id != 0 && tupdesc->natts < lengthof(values))
-	{
-		values[0] = Int64GetDatum(hold_id);
-		values[2] = TimestampTzGetDatum(expires_at);
-		values[3] = seat_ids;
-	}
-	else if (hold_id != 0)
-	{
-		ArrayType  *arr = DatumGetArrayTypeP(seat_ids);
-		int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
-		int64		total;
-
-		if (refs == NULL)
-		{
-			refs = palloc(sizeof(TicketSeatRef) * Max(n, 1));
-			ticket_seat_refs(concert_id, (int32 *) ARR_DATA_PTR(arr), n, refs);
-		}
-		values[0] = Int64GetDatum(hold_id);
-		values[2] = TimestampTzGetDatum(expires_at);
-		values[3] = seat_ids;
-		values[5] = ticket_seats_json(concert_id, refs, n, &total);
-		values[4] = ticket_cents_numeric(total);
-	}
-	else
+	if (hold_id == 0)
 		nulls[0] = nulls[2] = nulls[3] = nulls[4] = nulls[5] = true;
+	else
+	{
+		values[0] = Int64GetDatum(hold_id);
+		values[2] = TimestampTzGetDatum(expires_at);
+		values[3] = seat_ids;
+		if (tupdesc->natts == lengthof(values))
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(seat_ids);
+			int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+			int64		total;
+
+			if (refs == NULL)
+			{
+				refs = palloc(sizeof(TicketSeatRef) * Max(n, 1));
+				ticket_seat_refs(concert_id, (int32 *) ARR_DATA_PTR(arr), n, refs);
+			}
+			values[5] = ticket_seats_json(concert_id, refs, n, &total);
+			values[4] = ticket_cents_numeric(total);
+		}
+	}
 
 	if (replay_status == NULL)
 		ticket_count(TICKET_COUNTER_HOLD_HELD + status, 1);
@@ -621,12 +618,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
 		int			items = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
 
-		/* Before sorting: a million ids would cost seconds to refuse. */
-		if (items > TICKET_MAX_SEATS_PER_CALL)
-			ereport(ERROR,
-					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("cannot hold %d seats in one call", items),
-					errdetail("The limit per user is at most %d.", TICKET_MAX_SEATS_PER_CALL));
+		ticket_check_seat_count(items, "hold");
 		seats = ticket_sorted_seat_ids(arr, &n);
 	}
 	begin_hold("ticket.hold()");
@@ -857,11 +849,7 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("quantity must be positive"),
 				errdetail("It was %d.", quantity));
-	if (quantity > TICKET_MAX_SEATS_PER_CALL)
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("cannot hold %d seats in one call", quantity),
-				errdetail("The limit per user is at most %d.", TICKET_MAX_SEATS_PER_CALL));
+	ticket_check_seat_count(quantity, "hold");
 	begin_hold("ticket.hold_best()");
 	snprintf(request, sizeof(request), "best section %d quantity %d%s",
 			 section_id, quantity, adjacent ? " adjacent" : "");

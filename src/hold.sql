@@ -141,8 +141,7 @@ BEGIN
 	END IF;
 	PERFORM ticket._check_text('user_id', user_id);
 	h := ticket._own_hold(hold_id, user_id, 'release it');
-	IF NOT ticket._rate_allow(user_id, NULL, 1) THEN
-		PERFORM ticket._bump_counter('calls_rate_limited', 1);
+	IF NOT ticket._take_call(user_id, false) THEN
 		RETURN 'rate_limited';
 	END IF;
 	IF h.state IN ('checking_out', 'confirmed') THEN

@@ -190,3 +190,43 @@ ticket_sorted_seat_ids(ArrayType *arr, int *n)
 	}
 	return seats;
 }
+
+/*
+ * Refuse a call for more seats than one user may ever have (22023), before
+ * the list is sorted: a million ids would cost seconds to refuse.
+ */
+void
+ticket_check_seat_count(int items, const char *verb)
+{
+	if (items > TICKET_MAX_SEATS_PER_CALL)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("cannot %s %d seats in one call", verb, items),
+				errdetail("The limit per user is at most %d.", TICKET_MAX_SEATS_PER_CALL));
+}
+
+PG_FUNCTION_INFO_V1(ticket_seat_list_sql);
+
+/*
+ * ticket._seat_list(seat_ids, verb): the seat ids sorted, by the rules of
+ * hold's list (22004, 22023), for SQL callers such as cancel_order.
+ */
+Datum
+ticket_seat_list_sql(PG_FUNCTION_ARGS)
+{
+	ArrayType  *arr;
+	int			n;
+	int32	   *seats;
+	Datum	   *elems;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("seat_ids must not be NULL"));
+	arr = PG_GETARG_ARRAYTYPE_P(0);
+	ticket_check_seat_count(ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)),
+							PG_ARGISNULL(1) ? "ask for" : text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	seats = ticket_sorted_seat_ids(arr, &n);
+	elems = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(seats[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}

@@ -18,5 +18,6 @@ extern void ticket_check_client_key(text *client_key);
 
 /* The seat ids of an int[], sorted ascending (22004 or 22023 when bad). */
 extern int32 *ticket_sorted_seat_ids(ArrayType *arr, int *n);
+extern void ticket_check_seat_count(int items, const char *verb);
 
 #endif							/* TICKET_INPUT_H */

@@ -48,3 +48,10 @@ END
 $$;
 COMMENT ON FUNCTION ticket._check_interval(text, interval, interval, interval) IS
 	'Internal: raises 22004 or 22023 unless an interval is present and within [lo, hi].';
+
+CREATE FUNCTION ticket._seat_list(seat_ids integer[], verb text)
+RETURNS integer[]
+LANGUAGE c IMMUTABLE
+AS 'MODULE_PATHNAME', 'ticket_seat_list_sql';
+COMMENT ON FUNCTION ticket._seat_list(integer[], text) IS
+	'Internal: the seat ids sorted, by the rules of hold''s list (src/input.c): 22004 for NULL, 22023 for an empty, multi-dimensional or repeated list, a seat id below 1, or more than 100 seats ("cannot <verb> n seats").';

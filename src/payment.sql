@@ -234,18 +234,12 @@ DECLARE
 	give numeric(12,2) := refund_amount;
 BEGIN
 	SELECT * INTO o FROM ticket.orders AS x WHERE x.order_id = charge.order_id;
-	IF give IS NULL THEN
-		SELECT charge.amount - coalesce(sum(r.amount), 0) INTO give
-		  FROM ticket.payment AS r
-		 WHERE r.kind = 'refund' AND r.refund_ref = ref AND r.cancellation_id IS NOT NULL;
-	ELSE
-		/* Never more than is left of the capture. */
-		SELECT least(give, charge.amount - coalesce(sum(r.amount), 0)) INTO give
-		  FROM ticket.payment AS r
-		 WHERE r.kind = 'refund' AND r.refund_ref = ref;
-	END IF;
+	/* Never more than is left of the capture. */
+	SELECT least(coalesce(give, charge.amount), charge.amount - coalesce(sum(r.amount), 0)) INTO give
+	  FROM ticket.payment AS r
+	 WHERE r.kind = 'refund' AND r.refund_ref = ref;
 	IF give <= 0 THEN
-		RETURN NULL;	/* the buyers' cancellations gave it all back already */
+		RETURN NULL;	/* given back already */
 	END IF;
 	INSERT INTO ticket.payment AS p (order_id, kind, refund_of, refund_ref, cancellation_id, amount, max_attempts,
 									 next_attempt_at, last_error)

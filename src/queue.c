@@ -240,10 +240,8 @@ queue_status_row(FunctionCallInfo fcinfo, bool charge)
 	values[1] = PointerGetDatum(user_id);
 
 	/* A poll costs a tenth of a call from the user's bucket. */
-	if (charge &&
-		!ticket_rate_take(TICKET_RATE_USER, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id), TICKET_COST_POLL))
+	if (charge && !ticket_take_call(user_id, true))
 	{
-		ticket_count(TICKET_COUNTER_CALLS_RATE_LIMITED, 1);
 		values[2] = CStringGetTextDatum("rate_limited");
 		return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 	}
@@ -401,7 +399,7 @@ ticket_queue_status(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(ticket_queue_state);
 
-/* SQL (internal): the same row for join_queue and leave_queue, which paid for their call already. */
+/* SQL (internal): the same row for join_queue (which took a call's token) and leave_queue (not limited). */
 Datum
 ticket_queue_state(PG_FUNCTION_ARGS)
 {
@@ -411,29 +409,27 @@ ticket_queue_state(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(ticket_rate_allow_sql);
 
 /*
- * SQL (internal): take cost tokens from the user's bucket and, when given,
- * the client key's.
+ * SQL (internal): take a token from the user's bucket and, when given, the
+ * client key's.
  */
 Datum
 ticket_rate_allow_sql(PG_FUNCTION_ARGS)
 {
 	text	   *user_id;
 	text	   *client_key;
-	/* 0.6: the cost of the call in tokens, 1 before */
-	double		cost = PG_NARGS() > 2 && !PG_ARGISNULL(2) ? PG_GETARG_FLOAT8(2) : TICKET_COST_CALL;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				errmsg("user_id must not be NULL"));
 	user_id = PG_GETARG_TEXT_PP(0);
-	if (!ticket_rate_take(TICKET_RATE_USER, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id), cost))
+	if (!ticket_rate_allow(TICKET_RATE_USER, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id)))
 		PG_RETURN_BOOL(false);
 	if (PG_ARGISNULL(1))
 		PG_RETURN_BOOL(true);
 	client_key = PG_GETARG_TEXT_PP(1);
-	PG_RETURN_BOOL(ticket_rate_take(TICKET_RATE_CLIENT, VARDATA_ANY(client_key),
-									VARSIZE_ANY_EXHDR(client_key), cost));
+	PG_RETURN_BOOL(ticket_rate_allow(TICKET_RATE_CLIENT, VARDATA_ANY(client_key),
+									 VARSIZE_ANY_EXHDR(client_key)));
 }
 
 PG_FUNCTION_INFO_V1(ticket_challenge);

@@ -205,13 +205,13 @@ $$;
 COMMENT ON FUNCTION ticket._draw(bigint) IS
 	'Internal: at opening, gives the pre-queue places 1..n in the order of ticket.draw_order with the committed seed (once).';
 
-CREATE FUNCTION ticket._rate_allow(user_id text, client_key text, cost double precision DEFAULT 1)
+CREATE FUNCTION ticket._rate_allow(user_id text, client_key text)
 RETURNS boolean
 LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'ticket_rate_allow_sql';
-COMMENT ON FUNCTION ticket._rate_allow(text, text, double precision) IS
-	'Internal: takes cost tokens (a call 1, a poll 0.1) from the user''s and (when given) the client key''s rate-limit buckets; false when either has too few.';
+COMMENT ON FUNCTION ticket._rate_allow(text, text) IS
+	'Internal: takes a token from the user''s and (when given) the client key''s rate-limit buckets; false when either is empty.';
 
 CREATE FUNCTION ticket.challenge(concert_id bigint, user_id text)
 RETURNS text
@@ -240,7 +240,7 @@ RETURNS ticket.queue_status
 LANGUAGE c STABLE
 AS 'MODULE_PATHNAME', 'ticket_queue_state';
 COMMENT ON FUNCTION ticket._queue_state(bigint, text) IS
-	'Internal: ticket.queue_status without taking a poll''s token, for join_queue and leave_queue (which took a call''s).';
+	'Internal: ticket.queue_status without taking a poll''s token, for join_queue (which took a call''s) and leave_queue (not limited).';
 
 CREATE FUNCTION ticket.join_queue(
 	concert_id bigint,

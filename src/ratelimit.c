@@ -1,11 +1,15 @@
 /*
  * ratelimit.c
  *		Token buckets in shared memory: how often one user, and one client
- *		key (an address the application passes), may ask for seats.
+ *		key (an address the application passes), may call.  Every customer
+ *		entry point draws on the user's bucket (ticket_take_call): a call
+ *		takes one token, a poll of a state a tenth; hold, hold_best and
+ *		join_queue also draw on the client key's.
  *
  * A bucket holds up to burst tokens and gains rate tokens per second; a
- * request takes one token or, if there is none, is answered "rate_limited"
- * without touching any table.  Buckets are created full on first use.
+ * call without enough tokens is answered "rate_limited" (53400 where there
+ * is no status) without touching any table.  Buckets are created full on
+ * first use.
  *
  * Locking rules: the buckets live in one shared hash table, split into
  * TICKET_RATE_PARTITIONS partitions, each guarded by one LWLock of the
@@ -65,7 +69,7 @@ void
 ticket_ratelimit_define_gucs(void)
 {
 	DefineCustomRealVariable("ticket.user_rate",
-							 "Requests per second one user may make to hold seats; 0 turns the limit off.",
+							 "Calls per second one user may make (a poll counts a tenth); 0 turns the limit off.",
 							 NULL, &ticket_user_rate, 5.0, 0.0, 1000000.0,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("ticket.user_burst",
@@ -221,4 +225,30 @@ ticket_rate_take(TicketRateKind kind, const char *key, int len, double cost)
 		b->tokens -= cost;
 	LWLockRelease(lock);
 	return allowed;
+}
+
+/*
+ * A customer call from the user's bucket: a poll (a state read) a tenth of
+ * a token, any other call one.  A refusal is counted as calls_rate_limited;
+ * the caller answers rate_limited (or 53400 where it has no status).
+ */
+bool
+ticket_take_call(text *user_id, bool poll)
+{
+	if (ticket_rate_take(TICKET_RATE_USER, VARDATA_ANY(user_id), VARSIZE_ANY_EXHDR(user_id),
+						 poll ? TICKET_COST_POLL : TICKET_COST_CALL))
+		return true;
+	ticket_count(TICKET_COUNTER_CALLS_RATE_LIMITED, 1);
+	return false;
+}
+
+PG_FUNCTION_INFO_V1(ticket_take_call_sql);
+
+/* SQL (internal): ticket._take_call(user_id, poll). */
+Datum
+ticket_take_call_sql(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("user_id and poll must not be NULL"));
+	PG_RETURN_BOOL(ticket_take_call(PG_GETARG_TEXT_PP(0), PG_GETARG_BOOL(1)));
 }

@@ -30,6 +30,7 @@
 #include "utils/snapmgr.h"
 
 #include "catalog.h"
+#include "input.h"
 #include "sale.h"
 
 /*
@@ -548,18 +549,19 @@ Datum
 ticket_seats_json(int64 concert_id, const TicketSeatRef *seats, int n, int64 *total_cents)
 {
 	StringInfoData buf;
+	StringInfoData label;
 	int64		total = 0;
 
 	initStringInfo(&buf);
+	initStringInfo(&label);
 	appendStringInfoChar(&buf, '[');
 	for (int i = 0; i < n; i++)
 	{
 		TicketSection s;
-		StringInfoData label;
 
 		ticket_section(concert_id, seats[i].section_id, &s);
 		total += s.price_cents;
-		initStringInfo(&label);
+		resetStringInfo(&label);
 		ticket_seat_label(&label, s.name, s.seated, seats[i].row_no, seats[i].seat_no);
 		if (i > 0)
 			appendStringInfoString(&buf, ", ");
@@ -574,8 +576,8 @@ ticket_seats_json(int64 concert_id, const TicketSeatRef *seats, int n, int64 *to
 		escape_json(&buf, label.data);
 		appendStringInfo(&buf, ", \"price\": " INT64_FORMAT ".%02d}",
 						 s.price_cents / 100, (int) (s.price_cents % 100));
-		pfree(label.data);
 	}
+	pfree(label.data);
 	appendStringInfoChar(&buf, ']');
 	if (total_cents)
 		*total_cents = total;
@@ -593,45 +595,6 @@ ticket_cents_numeric(int64 cents)
 							   Int32GetDatum(((12 << 16) | 2) + VARHDRSZ));
 }
 
-PG_FUNCTION_INFO_V1(ticket_seat_label_sql);
-
-/* ticket._seat_label(section, seated, row_no, seat_no): the rule for SQL. */
-Datum
-ticket_seat_label_sql(PG_FUNCTION_ARGS)
-{
-	StringInfoData buf;
-	char	   *section;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3) || (PG_GETARG_BOOL(1) && PG_ARGISNULL(2)))
-		PG_RETURN_NULL();
-	section = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	initStringInfo(&buf);
-	ticket_seat_label(&buf, section, PG_GETARG_BOOL(1), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2),
-					  PG_GETARG_INT32(3));
-	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
-}
-
-/* The seat ids of an int4[] (NULL elements are not seats: 22004). */
-static int32 *
-seat_ids_of(ArrayType *arr, int *n)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int32	   *ids;
-
-	deconstruct_array(arr, INT4OID, sizeof(int32), true, TYPALIGN_INT, &elems, &nulls, n);
-	ids = palloc(sizeof(int32) * Max(*n, 1));
-	for (int i = 0; i < *n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					errmsg("seat_ids must not contain NULL"));
-		ids[i] = DatumGetInt32(elems[i]);
-	}
-	return ids;
-}
-
 PG_FUNCTION_INFO_V1(ticket_seats_json_sql);
 
 /*
@@ -647,29 +610,28 @@ ticket_seats_json_sql(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
-	ids = seat_ids_of(PG_GETARG_ARRAYTYPE_P(1), &n);
-	refs = palloc(sizeof(TicketSeatRef) * Max(n, 1));
+	ids = ticket_sorted_seat_ids(PG_GETARG_ARRAYTYPE_P(1), &n);
+	refs = palloc(sizeof(TicketSeatRef) * n);
 	ticket_seat_refs(PG_GETARG_INT64(0), ids, n, refs);
 	PG_RETURN_DATUM(ticket_seats_json(PG_GETARG_INT64(0), refs, n, NULL));
 }
 
 PG_FUNCTION_INFO_V1(ticket_seats_total_sql);
 
-/* ticket._seats_total(concert_id, seat_ids): what the seats cost together. */
+/* ticket._seats_total(concert_id, seat_ids): what the seats cost together, as checkout charges them. */
 Datum
 ticket_seats_total_sql(PG_FUNCTION_ARGS)
 {
 	int			n;
 	int32	   *ids;
-	int64		total = 0;
+	int64		total;
 	TicketSeatRef *refs;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
-	ids = seat_ids_of(PG_GETARG_ARRAYTYPE_P(1), &n);
-	refs = palloc(sizeof(TicketSeatRef) * Max(n, 1));
+	ids = ticket_sorted_seat_ids(PG_GETARG_ARRAYTYPE_P(1), &n);
+	refs = palloc(sizeof(TicketSeatRef) * n);
 	ticket_seat_refs(PG_GETARG_INT64(0), ids, n, refs);
-	for (int i = 0; i < n; i++)
-		total += ticket_section_price_cents(PG_GETARG_INT64(0), refs[i].section_id);
+	(void) ticket_seats_json(PG_GETARG_INT64(0), refs, n, &total);
 	PG_RETURN_DATUM(ticket_cents_numeric(total));
 }

@@ -98,6 +98,7 @@ extern void ticket_ratelimit_shmem_startup(void);
 
 extern bool ticket_rate_allow(TicketRateKind kind, const char *key, int len);
 extern bool ticket_rate_take(TicketRateKind kind, const char *key, int len, double cost);
+extern bool ticket_take_call(text *user_id, bool poll);
 
 /* src/pass.c */
 extern char *ticket_sign_pass(int64 concert_id, const char *user_id, int user_len, int64 place,

@@ -97,6 +97,18 @@ AS 'MODULE_PATHNAME', 'ticket_bump_counter';
 COMMENT ON FUNCTION ticket._bump_counter(text, bigint) IS
 	'Internal: adds n to a shared-memory counter (a no-op when not preloaded).';
 
+/*
+ * A customer call from the user's rate-limit bucket (src/ratelimit.c): a
+ * poll a tenth of a token, any other call one; a refusal is counted as
+ * calls_rate_limited.  false: the caller answers rate_limited.
+ */
+CREATE FUNCTION ticket._take_call(user_id text, poll boolean)
+RETURNS boolean
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'ticket_take_call_sql';
+COMMENT ON FUNCTION ticket._take_call(text, boolean) IS
+	'Internal: takes a customer call (a poll: a tenth) from the user''s rate-limit bucket; false, counted as calls_rate_limited, when the bucket has too little.';
+
 CREATE FUNCTION ticket._relation_changed()
 RETURNS trigger
 LANGUAGE c
