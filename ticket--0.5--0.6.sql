@@ -59,12 +59,14 @@ ALTER TABLE ticket.concert
 	ADD COLUMN cancellable boolean NOT NULL DEFAULT false,
 	ADD COLUMN cancel_until interval NOT NULL DEFAULT '48 hours',
 	ADD COLUMN cancel_fee_percent numeric(5,2) NOT NULL DEFAULT 0,
-	ADD COLUMN cancel_fee_fixed numeric(12,2) NOT NULL DEFAULT 0;
+	ADD COLUMN cancel_fee_fixed numeric(12,2) NOT NULL DEFAULT 0,
+	ADD COLUMN durable_holds boolean NOT NULL DEFAULT true;
 COMMENT ON COLUMN ticket.concert.announce_at IS 'From when buyers see the draft concert as coming up (ticket.browse_concerts); NULL: only once it is on sale.';
 COMMENT ON COLUMN ticket.concert.cancellable IS 'Whether buyers may cancel paid orders (ticket.cancel_order), until cancel_until before starts_at.';
 COMMENT ON COLUMN ticket.concert.cancel_until IS 'How long before starts_at buyers'' cancellations stop.';
 COMMENT ON COLUMN ticket.concert.cancel_fee_percent IS 'The share of the cancelled seats'' price a buyer''s cancellation keeps, in percent (plus cancel_fee_fixed, at most the price).';
 COMMENT ON COLUMN ticket.concert.cancel_fee_fixed IS 'The fixed amount a buyer''s cancellation keeps (plus cancel_fee_percent, at most the price).';
+COMMENT ON COLUMN ticket.concert.durable_holds IS 'false: a hold''s transaction commits without waiting for its WAL (a crash may lose a hold, never an order, a payment or a sold seat).';
 COMMENT ON COLUMN ticket.concert.section_count IS 'Sections added so far; the next section_id is section_count + 1 (a removed section''s id is not reused).';
 
 CREATE OR REPLACE FUNCTION ticket._check_concert(c ticket.concert)
@@ -88,6 +90,9 @@ BEGIN
 	END IF;
 	IF c.announce_at = 'infinity' OR c.announce_at = '-infinity' THEN
 		RAISE EXCEPTION 'announce_at must be finite' USING ERRCODE = '22023';
+	END IF;
+	IF c.durable_holds IS NULL THEN
+		RAISE EXCEPTION 'durable_holds must not be NULL' USING ERRCODE = '22004';
 	END IF;
 	IF c.cancellable IS NULL THEN
 		RAISE EXCEPTION 'cancellable must not be NULL' USING ERRCODE = '22004';
@@ -383,7 +388,8 @@ CREATE FUNCTION ticket.create_concert(
 	cancellable boolean DEFAULT false,
 	cancel_until interval DEFAULT '48 hours',
 	cancel_fee_percent numeric DEFAULT 0,
-	cancel_fee_fixed numeric DEFAULT 0)
+	cancel_fee_fixed numeric DEFAULT 0,
+	durable_holds boolean DEFAULT true)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -412,6 +418,7 @@ BEGIN
 	c.cancel_until := cancel_until;
 	c.cancel_fee_percent := cancel_fee_percent;
 	c.cancel_fee_fixed := cancel_fee_fixed;
+	c.durable_holds := durable_holds;
 	IF starts_at <= now() THEN
 		RAISE EXCEPTION 'starts_at must be in the future'
 			USING ERRCODE = '22023', DETAIL = format('It was %s.', starts_at);
@@ -421,11 +428,11 @@ BEGIN
 	INSERT INTO ticket.concert AS k (title, venue, starts_at, sale_opens_at, sale_closes_at,
 		hold_ttl, per_user_limit, admit_rate, admission_ttl, max_active, queue, pow_bits,
 		payment_timeout, payment_attempts, accept_late_payments, announce_at,
-		cancellable, cancel_until, cancel_fee_percent, cancel_fee_fixed)
+		cancellable, cancel_until, cancel_fee_percent, cancel_fee_fixed, durable_holds)
 	VALUES (c.title, c.venue, c.starts_at, c.sale_opens_at, c.sale_closes_at,
 		c.hold_ttl, c.per_user_limit, c.admit_rate, c.admission_ttl, c.max_active, c.queue, c.pow_bits,
 		c.payment_timeout, c.payment_attempts, c.accept_late_payments, c.announce_at,
-		c.cancellable, c.cancel_until, c.cancel_fee_percent, c.cancel_fee_fixed)
+		c.cancellable, c.cancel_until, c.cancel_fee_percent, c.cancel_fee_fixed, c.durable_holds)
 	RETURNING k.concert_id INTO c.concert_id;
 	IF c.queue THEN
 		PERFORM ticket._create_queue(c.concert_id);
@@ -435,7 +442,7 @@ BEGIN
 	RETURN c.concert_id;
 END
 $$;
-COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric) IS
+COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric, boolean) IS
 	'Creates a draft concert with its sale settings and returns its concert_id; buyers see it from announce_at (coming up), or once it is on sale, and may cancel paid orders if it is cancellable.';
 
 CREATE FUNCTION ticket.update_concert(
@@ -459,7 +466,8 @@ CREATE FUNCTION ticket.update_concert(
 	cancellable boolean DEFAULT NULL,
 	cancel_until interval DEFAULT NULL,
 	cancel_fee_percent numeric DEFAULT NULL,
-	cancel_fee_fixed numeric DEFAULT NULL)
+	cancel_fee_fixed numeric DEFAULT NULL,
+	durable_holds boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -497,6 +505,7 @@ BEGIN
 	c.cancel_until := coalesce(cancel_until, old.cancel_until);
 	c.cancel_fee_percent := coalesce(cancel_fee_percent, old.cancel_fee_percent);
 	c.cancel_fee_fixed := coalesce(cancel_fee_fixed, old.cancel_fee_fixed);
+	c.durable_holds := coalesce(durable_holds, old.durable_holds);
 	IF c.starts_at <> old.starts_at AND c.starts_at <= now() THEN
 		RAISE EXCEPTION 'starts_at must be in the future'
 			USING ERRCODE = '22023', DETAIL = format('It was %s.', c.starts_at);
@@ -526,7 +535,8 @@ BEGIN
 		   queue = c.queue, pow_bits = c.pow_bits, payment_timeout = c.payment_timeout,
 		   payment_attempts = c.payment_attempts, accept_late_payments = c.accept_late_payments,
 		   announce_at = c.announce_at, cancellable = c.cancellable, cancel_until = c.cancel_until,
-		   cancel_fee_percent = c.cancel_fee_percent, cancel_fee_fixed = c.cancel_fee_fixed
+		   cancel_fee_percent = c.cancel_fee_percent, cancel_fee_fixed = c.cancel_fee_fixed,
+		   durable_holds = c.durable_holds
 	 WHERE k.concert_id = concert_id;
 	IF c.queue AND NOT old.queue THEN
 		PERFORM ticket._create_queue(concert_id);
@@ -537,7 +547,7 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric) IS
+COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric, boolean) IS
 	'Changes a concert''s settings; NULL keeps a setting, max_active => 0 removes the cap.';
 
 /* ------------------------------------------------ seats as a buyer sees them */
@@ -616,8 +626,10 @@ RETURNS TABLE (concert_id bigint, title text, venue text, starts_at timestamptz,
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT c.concert_id, c.title, c.venue, c.starts_at, c.sale_opens_at, c.sale_closes_at,
-		   l.state, p.min_price, p.max_price, c.queue, p.available
+	/* a sale open_sale opened early says when it opened, not when it was planned to */
+	SELECT c.concert_id, c.title, c.venue, c.starts_at,
+		   CASE WHEN l.state = 'on_sale' THEN coalesce(c.opened_at, c.sale_opens_at) ELSE c.sale_opens_at END,
+		   c.sale_closes_at, l.state, p.min_price, p.max_price, c.queue, p.available
 	  FROM ticket.concert AS c
 	 CROSS JOIN LATERAL (SELECT ticket._listed(c, now()) AS state) AS l
 	 CROSS JOIN LATERAL (
@@ -1032,6 +1044,116 @@ END
 $$;
 COMMENT ON FUNCTION ticket.payment_succeeded(bigint, text) IS
 	'For the payment adapter: the provider took the money (charge) or gave it back (refund). Returns paid, refunding (a late payment whose seats are gone, or a duplicate capture) or refunded. Reporting again is harmless.';
+
+CREATE OR REPLACE FUNCTION ticket.report_payments(reports jsonb)
+RETURNS TABLE (payment_id bigint, status text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+	n integer;
+	v jsonb;
+	i bigint;
+BEGIN
+	IF reports IS NULL THEN
+		RAISE EXCEPTION 'reports must not be NULL' USING ERRCODE = '22004';
+	END IF;
+	IF pg_catalog.jsonb_typeof(reports) <> 'array' THEN
+		RAISE EXCEPTION 'reports must be a JSON array'
+			USING ERRCODE = '22023',
+			HINT = 'For example [{"payment_id": 1, "outcome": "succeeded", "provider_ref": "ch_1"}, {"payment_id": 2, "outcome": "failed", "reason": "card declined", "retryable": false}].';
+	END IF;
+	n := pg_catalog.jsonb_array_length(reports);
+	IF n > 1000 THEN
+		RAISE EXCEPTION 'too many reports: % (at most 1000 in one call)', n USING ERRCODE = '22023';
+	END IF;
+	/* Every element is checked before anything is written. */
+	BEGIN
+	FOR r IN SELECT e.value AS v, e.ordinality AS i FROM pg_catalog.jsonb_array_elements(reports) WITH ORDINALITY AS e LOOP
+		v := r.v;
+		i := r.i;
+		IF pg_catalog.jsonb_typeof(v) <> 'object' THEN
+			RAISE EXCEPTION 'report % is not a JSON object', i USING ERRCODE = '22023';
+		END IF;
+		/* A misspelt key ("retryabel") must not change what a report means. */
+		IF (v - ARRAY['payment_id', 'outcome', 'provider_ref', 'reason', 'retryable', 'attempt']) <> '{}'::jsonb THEN
+			RAISE EXCEPTION 'report %: unknown key "%"', i,
+				(SELECT min(x) FROM pg_catalog.jsonb_object_keys(v - ARRAY['payment_id', 'outcome', 'provider_ref',
+																		   'reason', 'retryable', 'attempt']) AS x)
+				USING ERRCODE = '22023',
+				HINT = 'The keys are payment_id, outcome, provider_ref, reason, retryable and attempt.';
+		END IF;
+		IF pg_catalog.jsonb_typeof(v -> 'payment_id') IS DISTINCT FROM 'number'
+		   OR (v ->> 'payment_id') !~ '^[1-9][0-9]{0,17}$' THEN
+			RAISE EXCEPTION 'report %: payment_id must be a positive whole number, as a JSON number', i USING ERRCODE = '22023';
+		END IF;
+		IF (v ->> 'outcome') IS NULL OR (v ->> 'outcome') NOT IN ('succeeded', 'failed') THEN
+			RAISE EXCEPTION 'report %: outcome must be "succeeded" or "failed"', i USING ERRCODE = '22023';
+		END IF;
+		IF v ->> 'outcome' = 'succeeded' AND pg_catalog.jsonb_typeof(v -> 'provider_ref') IS DISTINCT FROM 'string' THEN
+			RAISE EXCEPTION 'report %: a success needs provider_ref (a string)', i USING ERRCODE = '22023';
+		END IF;
+		IF v ->> 'outcome' = 'failed' AND (pg_catalog.jsonb_typeof(v -> 'reason') IS DISTINCT FROM 'string'
+			OR coalesce(pg_catalog.jsonb_typeof(v -> 'retryable'), 'boolean') <> 'boolean') THEN
+			RAISE EXCEPTION 'report %: a failure needs reason (a string) and may have retryable (true or false)', i
+				USING ERRCODE = '22023';
+		END IF;
+		IF v ? 'attempt' AND (pg_catalog.jsonb_typeof(v -> 'attempt') IS DISTINCT FROM 'number'
+							   OR (v ->> 'attempt') !~ '^[1-9][0-9]{0,8}$') THEN
+			RAISE EXCEPTION 'report %: attempt must be a positive whole number', i USING ERRCODE = '22023';
+		END IF;
+		PERFORM ticket._check_text('provider_ref', v ->> 'provider_ref', required => v ->> 'outcome' = 'succeeded');
+		PERFORM ticket._check_text('reason', v ->> 'reason', required => v ->> 'outcome' = 'failed');
+	END LOOP;
+	EXCEPTION WHEN data_exception THEN
+		/* Name the report whose text was refused (one subtransaction per call). */
+		IF SQLERRM !~ '^report [0-9]+' THEN
+			RAISE EXCEPTION 'report %: %', i, SQLERRM USING ERRCODE = SQLSTATE;
+		END IF;
+		RAISE;
+	END;
+	SELECT e.value ->> 'payment_id' INTO v FROM pg_catalog.jsonb_array_elements(reports) AS e
+	 GROUP BY e.value ->> 'payment_id' HAVING count(*) > 1 ORDER BY 1 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'payment % is reported twice in one call', v #>> '{}' USING ERRCODE = '22023',
+			HINT = 'Send one report per payment job.';
+	END IF;
+	/*
+	 * The buyer locks of the orders a success may sell, all first and in one
+	 * order (concert, user): _sell takes a buyer's lock (0.4), one order at
+	 * a time in payment order, so two batches naming the same two buyers in
+	 * opposite orders would otherwise deadlock.
+	 */
+	PERFORM ticket._lock_buyer(b.concert_id, b.user_id)
+	  FROM (SELECT DISTINCT o.concert_id, o.user_id
+			  FROM pg_catalog.jsonb_array_elements(reports) AS e
+			  JOIN ticket.payment AS p ON p.payment_id = (e.value ->> 'payment_id')::bigint
+			  JOIN ticket.orders AS o ON o.order_id = p.order_id
+			 WHERE e.value ->> 'outcome' = 'succeeded' AND p.kind = 'charge') AS b
+	 ORDER BY b.concert_id, b.user_id;
+	/* In payment order: two adapters' batches lock jobs in the same order. */
+	FOR r IN SELECT (e.value ->> 'payment_id')::bigint AS id, e.value AS v
+			   FROM pg_catalog.jsonb_array_elements(reports) AS e ORDER BY 1 LOOP
+		payment_id := r.id;
+		IF r.v ->> 'outcome' = 'succeeded' THEN
+			status := ticket.payment_succeeded(r.id, r.v ->> 'provider_ref');
+		ELSIF r.v ? 'attempt' AND coalesce((r.v ->> 'retryable')::boolean, true)
+			  AND EXISTS (SELECT FROM ticket.payment AS x WHERE x.payment_id = r.id
+							 AND x.state = 'processing' AND x.attempts <> (r.v ->> 'attempt')::integer) THEN
+			/* A retryable failure of an earlier attempt: the job was claimed again since; nothing to do. */
+			status := 'retrying';
+		ELSE
+			status := ticket.payment_failed(r.id, r.v ->> 'reason', coalesce((r.v ->> 'retryable')::boolean, true));
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION ticket.report_payments(jsonb) IS
+	'For the payment adapter: many results in one call and one transaction, a JSON array of {"payment_id", "outcome": "succeeded", "provider_ref"} or {"payment_id", "outcome": "failed", "reason", "retryable"}, each optionally with "attempt" (the job''s attempt as claimed: a retryable failure of an earlier attempt is ignored). Each is what payment_succeeded / payment_failed does (idempotent); returns each job''s status. Bad input (22023, P0002) writes nothing.';
 
 /* ------------------------------------------------ src/compensation.sql */
 
@@ -1690,14 +1812,14 @@ BEGIN
 		  FROM ticket.hold AS h WHERE h.user_id = user_id
 		UNION ALL
 		SELECT o.created_at, o.concert_id, 'order ' || o.state::text, o.order_id,
-			   format('%s for seats %s%s%s', o.amount, o.seat_ids,
+			   format('charged %s; seats %s%s%s', o.amount, o.seat_ids,
 					  CASE WHEN o.paid_at IS NOT NULL THEN ', paid' END,
 					  CASE WHEN o.cancel_reason IS NOT NULL THEN ', cancelled: ' || o.cancel_reason END)
 		  FROM ticket.orders AS o WHERE o.user_id = user_id
 		UNION ALL
 		SELECT coalesce(p.finished_at, p.created_at), o.concert_id, p.kind::text || ' ' || p.state::text, p.payment_id,
 			   format('%s of order %s, %s attempt(s)%s', p.amount, o.order_id, p.attempts,
-					  CASE WHEN p.last_error IS NOT NULL THEN ', last error: ' || p.last_error END)
+					  CASE WHEN p.last_error IS NOT NULL THEN ', notes: ' || p.last_error END)
 		  FROM ticket.orders AS o JOIN ticket.payment AS p ON p.order_id = o.order_id
 		 WHERE o.user_id = user_id
 		UNION ALL
@@ -1719,8 +1841,8 @@ COMMENT ON FUNCTION ticket.user_history(text, integer) IS
 /* ------------------------------------------------ src/privileges.sql */
 
 REVOKE ALL ON FUNCTION
-	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
-	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
+	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric, boolean),
+	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric, boolean),
 	ticket._seats_json(bigint, integer[]),
 	ticket._seats_total(bigint, integer[]),
 	ticket._section_counts(bigint, integer),
@@ -1753,8 +1875,8 @@ FROM PUBLIC;
 REVOKE ALL ON TABLE ticket.cancellation FROM PUBLIC;
 REVOKE ALL ON SEQUENCE ticket.cancellation_cancellation_id_seq FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
-	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
-	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
+	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric, boolean),
+	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric, boolean),
 	ticket.update_section(bigint, integer, text, text, numeric),
 	ticket.remove_section(bigint, integer),
 	ticket.delete_concert(bigint),

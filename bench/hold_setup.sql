@@ -14,7 +14,11 @@ SELECT ticket.add_section(2, 'S', 'A', 50, 10, 100);
 SELECT ticket.create_concert('bench: standing', now() + interval '30 days', now() - interval '1 day',
 	per_user_limit => 100, hold_ttl => '1 hour');
 SELECT ticket.add_standing(3, 'Pit', 'GA', 50, 200000);
-SELECT ticket.open_sale(1), ticket.open_sale(2), ticket.open_sale(3);
+-- 4 = concert 1 again with durable_holds = false (issue 18).
+SELECT ticket.create_concert('bench: named seats, holds not durable', now() + interval '30 days',
+	now() - interval '1 day', per_user_limit => 100, hold_ttl => '1 hour', durable_holds => false);
+SELECT ticket.add_section(4, 'S', 'A', 50, 500, 1000);
+SELECT ticket.open_sale(1), ticket.open_sale(2), ticket.open_sale(3), ticket.open_sale(4);
 SELECT count(*) FILTER (WHERE (ticket.hold(2, 'owner' || g, ARRAY[g])).status = 'held') AS sold_out_seats
   FROM generate_series(1, 1000) AS g;
 

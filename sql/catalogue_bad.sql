@@ -41,7 +41,7 @@ SELECT c AS bad_input, pg_temp.bad(s) AS result FROM (VALUES
 	('title \x7f',                 $$SELECT ticket.create_concert(E'a\x7fb', '2100-01-01', '2000-01-01')$$),
 	('title no-break spaces only', $$SELECT ticket.create_concert(E'\u00a0\u00a0', '2100-01-01', '2000-01-01')$$)
 ) AS t(c, s);
-SELECT * FROM pg_temp.no_grant('ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, int, int, interval, int, boolean, int, interval, int, boolean, timestamptz, boolean, interval, numeric, numeric)',
+SELECT * FROM pg_temp.no_grant('ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, int, int, interval, int, boolean, int, interval, int, boolean, timestamptz, boolean, interval, numeric, numeric, boolean)',
 	$$SELECT ticket.create_concert('t', '2100-01-01', '2000-01-01')$$);
 SELECT pg_temp.fp() = :'fp0' AS nothing_written;
 
@@ -75,7 +75,7 @@ SELECT c AS bad_input, pg_temp.bad(s) AS result FROM (VALUES
 	('closes after it starts',          $$SELECT ticket.update_concert(4, sale_closes_at => '2100-07-01')$$),
 	('starts before the sale closes',   $$SELECT ticket.update_concert(4, starts_at => '2099-01-01', sale_closes_at => '2099-06-01')$$)
 ) AS t(c, s);
-SELECT * FROM pg_temp.no_grant('ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, int, int, interval, int, boolean, int, interval, int, boolean, timestamptz, boolean, interval, numeric, numeric)',
+SELECT * FROM pg_temp.no_grant('ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, int, int, interval, int, boolean, int, interval, int, boolean, timestamptz, boolean, interval, numeric, numeric, boolean)',
 	$$SELECT ticket.update_concert(4, title => 't')$$);
 SELECT pg_temp.fp() = :'fp0' AS nothing_written;
 

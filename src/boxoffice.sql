@@ -179,14 +179,14 @@ BEGIN
 		  FROM ticket.hold AS h WHERE h.user_id = user_id
 		UNION ALL
 		SELECT o.created_at, o.concert_id, 'order ' || o.state::text, o.order_id,
-			   format('%s for seats %s%s%s', o.amount, o.seat_ids,
+			   format('charged %s; seats %s%s%s', o.amount, o.seat_ids,
 					  CASE WHEN o.paid_at IS NOT NULL THEN ', paid' END,
 					  CASE WHEN o.cancel_reason IS NOT NULL THEN ', cancelled: ' || o.cancel_reason END)
 		  FROM ticket.orders AS o WHERE o.user_id = user_id
 		UNION ALL
 		SELECT coalesce(p.finished_at, p.created_at), o.concert_id, p.kind::text || ' ' || p.state::text, p.payment_id,
 			   format('%s of order %s, %s attempt(s)%s', p.amount, o.order_id, p.attempts,
-					  CASE WHEN p.last_error IS NOT NULL THEN ', last error: ' || p.last_error END)
+					  CASE WHEN p.last_error IS NOT NULL THEN ', notes: ' || p.last_error END)
 		  FROM ticket.orders AS o JOIN ticket.payment AS p ON p.order_id = o.order_id
 		 WHERE o.user_id = user_id
 		UNION ALL

@@ -209,6 +209,7 @@ catalog(void)
 	cat.c_admit_rate = ticket_column(cat.concert, "admit_rate");
 	cat.c_payment_timeout = ticket_column(cat.concert, "payment_timeout");
 	cat.c_payment_attempts = ticket_column(cat.concert, "payment_attempts");
+	cat.c_durable_holds = get_attnum(cat.concert, "durable_holds");
 	cat.x_first_seat_id = ticket_column(cat.section, "first_seat_id");
 	cat.x_capacity = ticket_column(cat.section, "capacity");
 	cat.x_seated = ticket_column(cat.section, "seated");
@@ -394,6 +395,8 @@ concert_settings(int64 concert_id)
 	e->seat_count = DatumGetInt32(get(slot, cat.c_seat_count, &isnull));
 	e->payment_timeout = *DatumGetIntervalP(get(slot, cat.c_payment_timeout, &isnull));
 	e->payment_attempts = DatumGetInt32(get(slot, cat.c_payment_attempts, &isnull));
+	e->durable_holds = cat.c_durable_holds == InvalidAttrNumber ||
+		DatumGetBool(get(slot, cat.c_durable_holds, &isnull));
 	result = *e;
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);

@@ -32,6 +32,7 @@ typedef struct Catalog
 	Oid			pass_key;
 	AttrNumber	c_state, c_sale_closes_at, c_hold_ttl, c_per_user_limit, c_seat_count,
 				c_queue, c_pow_bits, c_admit_rate, c_payment_timeout, c_payment_attempts;
+	AttrNumber	c_durable_holds;	/* 0.6: InvalidAttrNumber before */
 	AttrNumber	x_first_seat_id, x_capacity, x_seated, x_price, x_name;
 	AttrNumber	s_seat_id, s_section_id, s_row_no, s_seat_no, s_state, s_hold_id, s_held_until;
 	AttrNumber	h_hold_id, h_concert_id, h_user_id, h_seat_ids, h_state, h_created_at,
@@ -85,6 +86,7 @@ typedef struct TicketConcert
 	int32		seat_count;
 	Interval	payment_timeout;
 	int32		payment_attempts;
+	bool		durable_holds;	/* false: a hold's transaction commits asynchronously */
 } TicketConcert;
 
 extern void ticket_concert(int64 concert_id, TicketConcert *out);

@@ -44,6 +44,7 @@ CREATE TABLE ticket.concert (
 	cancel_until interval NOT NULL DEFAULT '48 hours',
 	cancel_fee_percent numeric(5,2) NOT NULL DEFAULT 0,
 	cancel_fee_fixed numeric(12,2) NOT NULL DEFAULT 0,
+	durable_holds boolean NOT NULL DEFAULT true,
 	CHECK (sale_opens_at OPERATOR(pg_catalog.<) sale_closes_at),
 	CHECK (sale_closes_at OPERATOR(pg_catalog.<=) starts_at),
 	CHECK (per_user_limit OPERATOR(pg_catalog.>) 0),
@@ -67,6 +68,7 @@ COMMENT ON COLUMN ticket.concert.cancellable IS 'Whether buyers may cancel paid 
 COMMENT ON COLUMN ticket.concert.cancel_until IS 'How long before starts_at buyers'' cancellations stop.';
 COMMENT ON COLUMN ticket.concert.cancel_fee_percent IS 'The share of the cancelled seats'' price a buyer''s cancellation keeps, in percent (plus cancel_fee_fixed, at most the price).';
 COMMENT ON COLUMN ticket.concert.cancel_fee_fixed IS 'The fixed amount a buyer''s cancellation keeps (plus cancel_fee_percent, at most the price).';
+COMMENT ON COLUMN ticket.concert.durable_holds IS 'false: a hold''s transaction commits without waiting for its WAL (a crash may lose a hold, never an order, a payment or a sold seat).';
 COMMENT ON COLUMN ticket.concert.section_count IS 'Sections added so far; the next section_id is section_count + 1 (a removed section''s id is not reused).';
 COMMENT ON COLUMN ticket.concert.seat_count IS 'Seats and places generated so far; the next seat id is seat_count + 1.';
 
@@ -152,6 +154,9 @@ BEGIN
 	END IF;
 	IF c.announce_at = 'infinity' OR c.announce_at = '-infinity' THEN
 		RAISE EXCEPTION 'announce_at must be finite' USING ERRCODE = '22023';
+	END IF;
+	IF c.durable_holds IS NULL THEN
+		RAISE EXCEPTION 'durable_holds must not be NULL' USING ERRCODE = '22004';
 	END IF;
 	IF c.cancellable IS NULL THEN
 		RAISE EXCEPTION 'cancellable must not be NULL' USING ERRCODE = '22004';
@@ -264,7 +269,8 @@ CREATE FUNCTION ticket.create_concert(
 	cancellable boolean DEFAULT false,
 	cancel_until interval DEFAULT '48 hours',
 	cancel_fee_percent numeric DEFAULT 0,
-	cancel_fee_fixed numeric DEFAULT 0)
+	cancel_fee_fixed numeric DEFAULT 0,
+	durable_holds boolean DEFAULT true)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -293,6 +299,7 @@ BEGIN
 	c.cancel_until := cancel_until;
 	c.cancel_fee_percent := cancel_fee_percent;
 	c.cancel_fee_fixed := cancel_fee_fixed;
+	c.durable_holds := durable_holds;
 	IF starts_at <= now() THEN
 		RAISE EXCEPTION 'starts_at must be in the future'
 			USING ERRCODE = '22023', DETAIL = format('It was %s.', starts_at);
@@ -302,11 +309,11 @@ BEGIN
 	INSERT INTO ticket.concert AS k (title, venue, starts_at, sale_opens_at, sale_closes_at,
 		hold_ttl, per_user_limit, admit_rate, admission_ttl, max_active, queue, pow_bits,
 		payment_timeout, payment_attempts, accept_late_payments, announce_at,
-		cancellable, cancel_until, cancel_fee_percent, cancel_fee_fixed)
+		cancellable, cancel_until, cancel_fee_percent, cancel_fee_fixed, durable_holds)
 	VALUES (c.title, c.venue, c.starts_at, c.sale_opens_at, c.sale_closes_at,
 		c.hold_ttl, c.per_user_limit, c.admit_rate, c.admission_ttl, c.max_active, c.queue, c.pow_bits,
 		c.payment_timeout, c.payment_attempts, c.accept_late_payments, c.announce_at,
-		c.cancellable, c.cancel_until, c.cancel_fee_percent, c.cancel_fee_fixed)
+		c.cancellable, c.cancel_until, c.cancel_fee_percent, c.cancel_fee_fixed, c.durable_holds)
 	RETURNING k.concert_id INTO c.concert_id;
 	IF c.queue THEN
 		PERFORM ticket._create_queue(c.concert_id);
@@ -316,7 +323,7 @@ BEGIN
 	RETURN c.concert_id;
 END
 $$;
-COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric) IS
+COMMENT ON FUNCTION ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric, boolean) IS
 	'Creates a draft concert with its sale settings and returns its concert_id; buyers see it from announce_at (coming up), or once it is on sale, and may cancel paid orders if it is cancellable.';
 
 CREATE FUNCTION ticket.update_concert(
@@ -340,7 +347,8 @@ CREATE FUNCTION ticket.update_concert(
 	cancellable boolean DEFAULT NULL,
 	cancel_until interval DEFAULT NULL,
 	cancel_fee_percent numeric DEFAULT NULL,
-	cancel_fee_fixed numeric DEFAULT NULL)
+	cancel_fee_fixed numeric DEFAULT NULL,
+	durable_holds boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -378,6 +386,7 @@ BEGIN
 	c.cancel_until := coalesce(cancel_until, old.cancel_until);
 	c.cancel_fee_percent := coalesce(cancel_fee_percent, old.cancel_fee_percent);
 	c.cancel_fee_fixed := coalesce(cancel_fee_fixed, old.cancel_fee_fixed);
+	c.durable_holds := coalesce(durable_holds, old.durable_holds);
 	IF c.starts_at <> old.starts_at AND c.starts_at <= now() THEN
 		RAISE EXCEPTION 'starts_at must be in the future'
 			USING ERRCODE = '22023', DETAIL = format('It was %s.', c.starts_at);
@@ -407,7 +416,8 @@ BEGIN
 		   queue = c.queue, pow_bits = c.pow_bits, payment_timeout = c.payment_timeout,
 		   payment_attempts = c.payment_attempts, accept_late_payments = c.accept_late_payments,
 		   announce_at = c.announce_at, cancellable = c.cancellable, cancel_until = c.cancel_until,
-		   cancel_fee_percent = c.cancel_fee_percent, cancel_fee_fixed = c.cancel_fee_fixed
+		   cancel_fee_percent = c.cancel_fee_percent, cancel_fee_fixed = c.cancel_fee_fixed,
+		   durable_holds = c.durable_holds
 	 WHERE k.concert_id = concert_id;
 	IF c.queue AND NOT old.queue THEN
 		PERFORM ticket._create_queue(concert_id);
@@ -418,7 +428,7 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric) IS
+COMMENT ON FUNCTION ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric, boolean) IS
 	'Changes a concert''s settings; NULL keeps a setting, max_active => 0 removes the cap.';
 
 CREATE FUNCTION ticket.open_sale(concert_id bigint)
@@ -921,8 +931,10 @@ RETURNS TABLE (concert_id bigint, title text, venue text, starts_at timestamptz,
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT c.concert_id, c.title, c.venue, c.starts_at, c.sale_opens_at, c.sale_closes_at,
-		   l.state, p.min_price, p.max_price, c.queue, p.available
+	/* a sale open_sale opened early says when it opened, not when it was planned to */
+	SELECT c.concert_id, c.title, c.venue, c.starts_at,
+		   CASE WHEN l.state = 'on_sale' THEN coalesce(c.opened_at, c.sale_opens_at) ELSE c.sale_opens_at END,
+		   c.sale_closes_at, l.state, p.min_price, p.max_price, c.queue, p.available
 	  FROM ticket.concert AS c
 	 CROSS JOIN LATERAL (SELECT ticket._listed(c, now()) AS state) AS l
 	 CROSS JOIN LATERAL (

@@ -398,6 +398,8 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	key = PG_GETARG_TEXT_PP(2);
 	ticket_check_arg(key, "idempotency_key", TICKET_MAX_KEY, NULL);
 	PreventCommandIfReadOnly("ticket.checkout()");
+	/* an order is durable, even after a non-durable hold in this transaction */
+	ticket_require_durable();
 	request = psprintf("checkout of hold " INT64_FORMAT, hold_id);
 	cat = ticket_catalog();
 
@@ -658,6 +660,8 @@ ticket_sell(PG_FUNCTION_ARGS)
 	bool		ok = true;
 	TicketWriter w;
 
+	/* a sale is durable, even after a non-durable hold in this transaction */
+	ticket_require_durable();
 	rels[W_HOLD] = table_open(cat->hold, RowExclusiveLock);
 	hold_row = ticket_find_row(rels[W_HOLD], cat->hold_pkey, cat->h_hold_id, hold_id, true);
 	if (hold_row == NULL)

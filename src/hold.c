@@ -118,6 +118,7 @@ typedef struct Sale
 	int32		first_seat_id;	/* hold_best: the section's seats */
 	int32		capacity;
 	bool		seated;
+	bool		durable;		/* the concert's durable_holds */
 } Sale;
 
 /* A hold already made with the caller's idempotency key. */
@@ -225,6 +226,7 @@ read_sale(int64 concert_id, bool with_section, int32 section_id, Sale *sale)
 	sale->queue = c.queue;
 	sale->per_user_limit = c.per_user_limit;
 	sale->seat_count = c.seat_count;
+	sale->durable = c.durable_holds;
 	sale->made_at = GetCurrentTimestamp();
 	sale->expires_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 															   TimestampTzGetDatum(sale->made_at),
@@ -481,6 +483,8 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 
 	/* Later reads in this transaction, even in the same statement, see it. */
 	CommandCounterIncrement();
+	if (!sale->durable)
+		ticket_hold_async();
 	return hold_id;
 }
 

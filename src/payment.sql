@@ -519,7 +519,7 @@ BEGIN
 		END IF;
 		IF pg_catalog.jsonb_typeof(v -> 'payment_id') IS DISTINCT FROM 'number'
 		   OR (v ->> 'payment_id') !~ '^[1-9][0-9]{0,17}$' THEN
-			RAISE EXCEPTION 'report %: payment_id must be a positive whole number', i USING ERRCODE = '22023';
+			RAISE EXCEPTION 'report %: payment_id must be a positive whole number, as a JSON number', i USING ERRCODE = '22023';
 		END IF;
 		IF (v ->> 'outcome') IS NULL OR (v ->> 'outcome') NOT IN ('succeeded', 'failed') THEN
 			RAISE EXCEPTION 'report %: outcome must be "succeeded" or "failed"', i USING ERRCODE = '22023';

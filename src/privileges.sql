@@ -20,8 +20,8 @@ GRANT EXECUTE ON FUNCTION ticket._waiting(ticket.queue) TO ticket_admin, ticket_
 GRANT EXECUTE ON FUNCTION ticket._seat_is_free(ticket.seat_state, timestamptz, timestamptz) TO ticket_admin;
 GRANT EXECUTE ON FUNCTION ticket.metrics(), ticket.counters(), ticket.preloaded() TO ticket_monitor;
 GRANT EXECUTE ON FUNCTION
-	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
-	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric),
+	ticket.create_concert(text, timestamptz, timestamptz, text, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric, boolean),
+	ticket.update_concert(bigint, text, text, timestamptz, timestamptz, timestamptz, interval, integer, integer, interval, integer, boolean, integer, interval, integer, boolean, timestamptz, boolean, interval, numeric, numeric, boolean),
 	ticket.open_sale(bigint),
 	ticket.close_sale(bigint),
 	ticket.cancel_concert(bigint),

@@ -24,6 +24,8 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/json.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
@@ -634,4 +636,47 @@ ticket_seats_total_sql(PG_FUNCTION_ARGS)
 	ticket_seat_refs(PG_GETARG_INT64(0), ids, n, refs);
 	(void) ticket_seats_json(PG_GETARG_INT64(0), refs, n, &total);
 	PG_RETURN_DATUM(ticket_cents_numeric(total));
+}
+
+/*
+ * A hold of a concert with durable_holds = false: this transaction commits
+ * without waiting for its WAL to reach disk (synchronous_commit = off, for
+ * this transaction only, as SET LOCAL would).  A crash may lose the hold,
+ * its seat updates and its outbox row together, never one without the
+ * others: the buyer holds again.  The setting it replaced is kept, so that
+ * ticket_require_durable can put it back.
+ */
+static TransactionId async_hold_xact = InvalidTransactionId;
+static char *async_hold_saved = NULL;
+
+void
+ticket_hold_async(void)
+{
+	TransactionId xid = GetTopTransactionId();
+
+	if (xid != async_hold_xact)
+	{
+		if (async_hold_saved)
+			pfree(async_hold_saved);
+		async_hold_saved = MemoryContextStrdup(TopMemoryContext,
+											   GetConfigOption("synchronous_commit", false, false));
+		async_hold_xact = xid;
+	}
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
+ * A write that must survive a crash (an order, a sale) in a transaction that
+ * made a non-durable hold: the commit waits for the WAL again, with the
+ * setting the hold found.
+ */
+void
+ticket_require_durable(void)
+{
+	if (!TransactionIdIsValid(async_hold_xact) || async_hold_xact != GetTopTransactionIdIfAny())
+		return;
+	(void) set_config_option("synchronous_commit", async_hold_saved, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	async_hold_xact = InvalidTransactionId;
 }

@@ -51,6 +51,14 @@ extern TupleTableSlot *ticket_find_row(Relation rel, Oid index, AttrNumber keyat
 extern TupleTableSlot *ticket_own_row(Relation rel, Oid index, AttrNumber keyatt, AttrNumber useratt, int64 key,
 									  text *user_id, bool lock, const char *what, const char *hint);
 
+/*
+ * durable_holds = false: the transaction that made a hold commits
+ * asynchronously; a write that must be durable in the same transaction
+ * (checkout, selling) puts the commit back as it was.
+ */
+extern void ticket_hold_async(void);
+extern void ticket_require_durable(void);
+
 /* Seats as a buyer sees them: labels, prices and the JSON every result carries. */
 typedef struct TicketSeatRef
 {
