@@ -24,6 +24,12 @@ SELECT * FROM pg_temp.each('pow_bits', 'int4', $$SELECT ticket.create_concert('t
 SELECT * FROM pg_temp.each('payment_timeout', 'interval', $$SELECT ticket.create_concert('t', '2100-01-01', '2000-01-01', payment_timeout => %s)$$);
 SELECT * FROM pg_temp.each('payment_attempts', 'int4', $$SELECT ticket.create_concert('t', '2100-01-01', '2000-01-01', payment_attempts => %s)$$);
 SELECT * FROM pg_temp.each('accept_late_payments', 'bool', $$SELECT ticket.create_concert('t', '2100-01-01', '2000-01-01', accept_late_payments => %s)$$);
+SELECT * FROM pg_temp.each('announce_at', 'timestamptz', $$SELECT ticket.create_concert('t', '2100-01-01', '2000-01-01', announce_at => %s)$$, '{"NULL", "in the past", "year 294276"}');
+SELECT * FROM pg_temp.each('cancellable', 'bool', $$SELECT ticket.create_concert('t', '2100-01-01', '2000-01-01', cancellable => %s)$$);
+SELECT * FROM pg_temp.each('cancel_until', 'interval', $$SELECT ticket.create_concert('t', '2100-01-01', '2000-01-01', cancel_until => %s)$$, '{0, 1 microsecond}');
+SELECT * FROM pg_temp.each('cancel_fee_percent', 'numeric', $$SELECT ticket.create_concert('t', '2100-01-01', '2000-01-01', cancel_fee_percent => %s)$$, '{0}');
+SELECT * FROM pg_temp.each('cancel_fee_fixed', 'numeric', $$SELECT ticket.create_concert('t', '2100-01-01', '2000-01-01', cancel_fee_fixed => %s)$$, '{0}');
+SELECT * FROM pg_temp.each('durable_holds', 'bool', $$SELECT ticket.create_concert('t', '2100-01-01', '2000-01-01', durable_holds => %s)$$);
 SELECT c AS bad_input, pg_temp.bad(s) AS result FROM (VALUES
 	('opens after it starts',      $$SELECT ticket.create_concert('t', '2100-01-01', '2100-02-01')$$),
 	('opens when it starts',       $$SELECT ticket.create_concert('t', '2100-01-01', '2100-01-01')$$),

@@ -162,12 +162,6 @@ BEGIN
 		RAISE EXCEPTION 'cancellable must not be NULL' USING ERRCODE = '22004';
 	END IF;
 	PERFORM ticket._check_interval('cancel_until', c.cancel_until, '0', '365 days');
-	PERFORM ticket._check_range('cancel_fee_percent', c.cancel_fee_percent, 0, 100);
-	PERFORM ticket._check_range('cancel_fee_fixed', c.cancel_fee_fixed, 0, 1000000);
-	IF c.cancel_fee_percent <> round(c.cancel_fee_percent, 2) OR c.cancel_fee_fixed <> round(c.cancel_fee_fixed, 2) THEN
-		RAISE EXCEPTION 'cancellation fees must not have more than two decimal places'
-			USING ERRCODE = '22023', DETAIL = format('They were %s %% and %s.', c.cancel_fee_percent, c.cancel_fee_fixed);
-	END IF;
 	IF c.sale_opens_at >= c.sale_closes_at THEN
 		RAISE EXCEPTION 'the sale must open before it closes'
 			USING ERRCODE = '22023',
@@ -202,6 +196,28 @@ END
 $$;
 COMMENT ON FUNCTION ticket._check_concert(ticket.concert) IS
 	'Internal: raises 22004, 22023 or 22001 unless a concert row''s settings are valid.';
+
+/*
+ * The cancellation fees as given, before they are stored in the concert's
+ * numeric(5,2) and numeric(12,2) columns (which would round 0.001 to 0
+ * and overflow on 1e300 with a less helpful message).
+ */
+CREATE FUNCTION ticket._check_fees(percent numeric, fixed numeric)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM ticket._check_range('cancel_fee_percent', percent, 0, 100);
+	PERFORM ticket._check_range('cancel_fee_fixed', fixed, 0, 1000000);
+	IF percent <> round(percent, 2) OR fixed <> round(fixed, 2) THEN
+		RAISE EXCEPTION 'cancellation fees must not have more than two decimal places'
+			USING ERRCODE = '22023', DETAIL = format('They were %s %% and %s.', percent, fixed);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ticket._check_fees(numeric, numeric) IS
+	'Internal: raises 22004 or 22023 unless cancellation fees are 0-100 % and 0-1,000,000, with at most two decimals.';
 
 CREATE FUNCTION ticket._lock_concert(concert_id bigint)
 RETURNS ticket.concert
@@ -297,6 +313,7 @@ BEGIN
 	c.announce_at := announce_at;
 	c.cancellable := cancellable;
 	c.cancel_until := cancel_until;
+	PERFORM ticket._check_fees(cancel_fee_percent, cancel_fee_fixed);
 	c.cancel_fee_percent := cancel_fee_percent;
 	c.cancel_fee_fixed := cancel_fee_fixed;
 	c.durable_holds := durable_holds;
@@ -384,6 +401,8 @@ BEGIN
 	c.announce_at := coalesce(announce_at, old.announce_at);
 	c.cancellable := coalesce(cancellable, old.cancellable);
 	c.cancel_until := coalesce(cancel_until, old.cancel_until);
+	PERFORM ticket._check_fees(coalesce(cancel_fee_percent, old.cancel_fee_percent),
+							   coalesce(cancel_fee_fixed, old.cancel_fee_fixed));
 	c.cancel_fee_percent := coalesce(cancel_fee_percent, old.cancel_fee_percent);
 	c.cancel_fee_fixed := coalesce(cancel_fee_fixed, old.cancel_fee_fixed);
 	c.durable_holds := coalesce(durable_holds, old.durable_holds);
