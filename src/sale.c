@@ -648,12 +648,16 @@ ticket_seats_total_sql(PG_FUNCTION_ARGS)
  */
 static TransactionId async_hold_xact = InvalidTransactionId;
 static char *async_hold_saved = NULL;
+/* A transaction that wrote something durable: no later hold in it turns that off. */
+static TransactionId durable_xact = InvalidTransactionId;
 
 void
 ticket_hold_async(void)
 {
 	TransactionId xid = GetTopTransactionId();
 
+	if (xid == durable_xact)
+		return;
 	if (xid != async_hold_xact)
 	{
 		if (async_hold_saved)
@@ -667,14 +671,17 @@ ticket_hold_async(void)
 }
 
 /*
- * A write that must survive a crash (an order, a sale) in a transaction that
- * made a non-durable hold: the commit waits for the WAL again, with the
- * setting the hold found.
+ * A write that must survive a crash (an order, a sale): this transaction
+ * commits durably, with the setting a non-durable hold before it found, and
+ * a non-durable hold after it in the same transaction changes nothing.
  */
 void
 ticket_require_durable(void)
 {
-	if (!TransactionIdIsValid(async_hold_xact) || async_hold_xact != GetTopTransactionIdIfAny())
+	TransactionId xid = GetTopTransactionId();
+
+	durable_xact = xid;
+	if (xid != async_hold_xact)
 		return;
 	(void) set_config_option("synchronous_commit", async_hold_saved, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);

@@ -45,10 +45,12 @@ SELECT status FROM ticket.hold(1, 'probe', ARRAY[100]);
 SHOW synchronous_commit;
 SELECT status FROM ticket.checkout((SELECT hold_id FROM ticket.hold WHERE user_id = 'probe'), 'probe', 'probe-pay');
 SHOW synchronous_commit;
+SELECT status FROM ticket.hold(1, 'probe2', ARRAY[99]);
+SHOW synchronous_commit;
 COMMIT;
 SELECT status FROM ticket.hold(2, 'probe', ARRAY[100]);
 SHOW synchronous_commit;
-}), "held\noff\npending\non\nheld\non", 'a hold of the fast concert commits asynchronously; its checkout, and other holds, durably');
+}), "held\noff\npending\non\nheld\non\nheld\non", 'a hold of the fast concert commits asynchronously; its checkout, a hold after it in the same transaction, and other holds, durably');
 
 # Orders bought from fast holds: each statement its own transaction.
 my $bought = query(join "\n", map { qq{
