@@ -18,7 +18,14 @@ SELECT ticket.add_standing(3, 'Pit', 'GA', 50, 200000);
 SELECT ticket.create_concert('bench: named seats, holds not durable', now() + interval '30 days',
 	now() - interval '1 day', per_user_limit => 100, hold_ttl => '1 hour', durable_holds => false);
 SELECT ticket.add_section(4, 'S', 'A', 50, 500, 1000);
-SELECT ticket.open_sale(1), ticket.open_sale(2), ticket.open_sale(3), ticket.open_sale(4);
+-- 5 = hold_best's scan: two sections of 20,000 seats, the second 95 % sold
+-- from its best seats down (the state a popular section reaches).
+SELECT ticket.create_concert('bench: hold_best, 95 % sold', now() + interval '30 days',
+	now() - interval '1 day', per_user_limit => 100, hold_ttl => '1 hour');
+SELECT ticket.add_section(5, 'Empty', 'A', 50, 100, 200);
+SELECT ticket.add_section(5, 'Sold 95 %', 'B', 50, 100, 200);
+UPDATE ticket.seat SET state = 'sold' WHERE concert_id = 5 AND seat_id BETWEEN 20001 AND 39000;
+SELECT ticket.open_sale(1), ticket.open_sale(2), ticket.open_sale(3), ticket.open_sale(4), ticket.open_sale(5);
 SELECT count(*) FILTER (WHERE (ticket.hold(2, 'owner' || g, ARRAY[g])).status = 'held') AS sold_out_seats
   FROM generate_series(1, 1000) AS g;
 
@@ -34,7 +41,7 @@ CREATE TABLE naive.seat (
 	PRIMARY KEY (concert_id, seat_id)
 ) WITH (fillfactor = 80);
 INSERT INTO naive.seat (concert_id, seat_id)
-SELECT c, g FROM generate_series(1, 3) AS c, generate_series(1, 500000) AS g;
+SELECT c, g FROM generate_series(1, 4) AS c, generate_series(1, 500000) AS g;
 CREATE TABLE naive.hold (
 	hold_id bigserial PRIMARY KEY,
 	concert_id bigint NOT NULL,
@@ -61,7 +68,9 @@ BEGIN
 END
 $$;
 
--- 2. SELECT ... FOR UPDATE NOWAIT, the lock error caught in a subtransaction.
+-- 2. The full strategy of the systems ticket replaces: SELECT ... FOR UPDATE
+-- NOWAIT (the lock error caught in a subtransaction), check the seat, insert
+-- a reservation row with its expiry, mark the seat held.
 CREATE FUNCTION naive.hold_nowait(c bigint, u text, s integer) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
 	st text;
@@ -79,6 +88,28 @@ BEGIN
 	UPDATE naive.seat SET state = 'held', holder = u, held_until = now() + interval '10 minutes'
 	 WHERE concert_id = c AND seat_id = s;
 	INSERT INTO naive.hold (concert_id, user_id, seat_id, expires_at) VALUES (c, u, s, now() + interval '10 minutes');
+	RETURN 'held';
+END
+$$;
+
+-- 2b. The bare-seat variant of 2: the seat is locked, checked and marked,
+-- and nothing else is written (no reservation row, so no expiry of its own).
+CREATE FUNCTION naive.hold_bare(c bigint, u text, s integer) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	st text;
+	hu timestamptz;
+BEGIN
+	BEGIN
+		SELECT state, held_until INTO st, hu FROM naive.seat WHERE concert_id = c AND seat_id = s
+		   FOR UPDATE NOWAIT;
+	EXCEPTION WHEN lock_not_available THEN
+		RETURN 'taken';
+	END;
+	IF st = 'held' AND hu > now() THEN
+		RETURN 'taken';
+	END IF;
+	UPDATE naive.seat SET state = 'held', holder = u, held_until = now() + interval '10 minutes'
+	 WHERE concert_id = c AND seat_id = s;
 	RETURN 'held';
 END
 $$;

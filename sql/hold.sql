@@ -226,3 +226,23 @@ SELECT ticket.open_sale(:cq);
 SELECT ticket.close_sale(:cq);
 SELECT status FROM ticket.hold(:cq, 'late', ARRAY[1]);
 SELECT status FROM ticket.hold_best(:cq, 'late', 1, 1);
+
+-- Issue 18: hold_best starts its scan past a section's sold front, from a
+-- hint that a scan from the first seat renews every ticket.catalogue_refresh.
+-- It never offers a sold seat; a sold seat given back is offered once the
+-- hint is renewed (here: at once, with the setting at 0).
+SELECT ticket.create_concert('Hint', '2100-06-01 20:00+00', '2000-01-01 00:00+00', per_user_limit => 10) AS hc \gset
+SELECT ticket.add_section(:hc, 'Stalls', 'A', 50, 10, 10);
+SELECT ticket.open_sale(:hc);
+UPDATE ticket.seat SET state = 'sold' WHERE concert_id = :hc AND seat_id <= 95;
+SET ticket.catalogue_refresh = '1min';
+SELECT status, seat_ids FROM ticket.hold_best(:hc, 'h1', 1, 2);
+SELECT status, seat_ids FROM ticket.hold_best(:hc, 'h2', 1, 2, adjacent => true);
+UPDATE ticket.seat SET state = 'available' WHERE concert_id = :hc AND seat_id = 10;
+SELECT status, seat_ids FROM ticket.hold_best(:hc, 'h3', 1, 1);
+SET ticket.catalogue_refresh = 0;
+SELECT status, seat_ids FROM ticket.hold_best(:hc, 'h4', 1, 1);
+SELECT status, seat_ids FROM ticket.hold_best(:hc, 'h5', 1, 1);
+RESET ticket.catalogue_refresh;
+SELECT count(*) AS sold_seats_held FROM ticket.hold AS h, unnest(h.seat_ids) AS s
+ WHERE h.concert_id = :hc AND s <= 95 AND s <> 10;

@@ -215,6 +215,7 @@ catalog(void)
 	cat.x_seated = ticket_column(cat.section, "seated");
 	cat.x_price = ticket_column(cat.section, "price");
 	cat.x_name = ticket_column(cat.section, "name");
+	cat.s_concert_id = ticket_column(cat.seat, "concert_id");
 	cat.s_seat_id = ticket_column(cat.seat, "seat_id");
 	cat.s_section_id = ticket_column(cat.seat, "section_id");
 	cat.s_row_no = ticket_column(cat.seat, "row_no");

@@ -34,7 +34,7 @@ typedef struct Catalog
 				c_queue, c_pow_bits, c_admit_rate, c_payment_timeout, c_payment_attempts;
 	AttrNumber	c_durable_holds;	/* 0.6: InvalidAttrNumber before */
 	AttrNumber	x_first_seat_id, x_capacity, x_seated, x_price, x_name;
-	AttrNumber	s_seat_id, s_section_id, s_row_no, s_seat_no, s_state, s_hold_id, s_held_until;
+	AttrNumber	s_concert_id, s_seat_id, s_section_id, s_row_no, s_seat_no, s_state, s_hold_id, s_held_until;
 	AttrNumber	h_hold_id, h_concert_id, h_user_id, h_seat_ids, h_state, h_created_at,
 				h_expires_at, h_ended_at, h_idempotency_key, h_request;
 	AttrNumber	e_seq, e_concert_id, e_kind, e_subject_id, e_user_id, e_detail, e_created_at;

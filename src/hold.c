@@ -342,28 +342,76 @@ find_replay(Tables *t, Snapshot snap, int64 concert_id, text *user_id, text *key
 }
 
 /*
+ * Is the row in slot the seat (concert_id, seat_id)?  A row fetched by a
+ * remembered TID is checked, since its line pointer may have been reused.
+ */
+static bool
+is_seat(TupleTableSlot *slot, int64 concert_id, int32 seat_id)
+{
+	bool		isnull;
+
+	return DatumGetInt64(slot_getattr(slot, cat->s_concert_id, &isnull)) == concert_id &&
+		DatumGetInt32(slot_getattr(slot, cat->s_seat_id, &isnull)) == seat_id;
+}
+
+/*
  * Read the given seats (ascending) under snap.  Returns true when every one
  * is free; then, if rows is not NULL, rows[i] is a copy of seat i's row for
  * writing it.  Without rows, a seat that does not exist counts as free (the
  * caller only wants to know whether one is visibly taken).
+ *
+ * tids, when not NULL, carries the seats' index entries from the first read
+ * to the second: the first read (rows NULL) stores the TID its index probe
+ * found (the root of the row's HOT chain), and the second fetches each seat
+ * from there, following the chain to the version snap sees, instead of
+ * descending the primary key again.  Seat updates are HOT (no indexed
+ * column changes), so the chain leads to the seat; a seat whose TID finds
+ * nothing, or finds another row, is looked up in the index after all.
  */
 static bool
-read_seats(Tables *t, Snapshot snap, int64 concert_id, int32 *seats, int n, HeapTuple *rows)
+read_seats(Tables *t, Snapshot snap, int64 concert_id, int32 *seats, int n, HeapTuple *rows,
+		   ItemPointerData *tids)
 {
 	ScanKeyData key[2];
-	IndexScanDesc scan;
+	IndexScanDesc scan = NULL;
+	IndexFetchTableData *fetch = NULL;
 	TupleTableSlot *slot = table_slot_create(t->seat, NULL);
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	bool		all_free = true;
+	bool		refetch = tids != NULL && rows != NULL;
 
 	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(concert_id));
-	scan = index_beginscan(t->seat, t->seat_pkey, snap, 2, 0);
 	for (int i = 0; i < n && all_free; i++)
 	{
+		bool		found = false;
 
-		ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(seats[i]));
-		index_rescan(scan, key, 2, NULL, 0);
-		if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+		if (refetch && ItemPointerIsValid(&tids[i]))
+		{
+			bool		call_again = false;
+			bool		all_dead = false;
+			ItemPointerData tid = tids[i];
+
+			if (fetch == NULL)
+				fetch = table_index_fetch_begin(t->seat);
+			found = table_index_fetch_tuple(fetch, &tid, snap, slot, &call_again, &all_dead) &&
+				is_seat(slot, concert_id, seats[i]);
+		}
+		if (!found)
+		{
+			if (scan == NULL)
+				scan = index_beginscan(t->seat, t->seat_pkey, snap, 2, 0);
+			ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(seats[i]));
+			index_rescan(scan, key, 2, NULL, 0);
+			found = index_getnext_slot(scan, ForwardScanDirection, slot);
+			if (tids != NULL && rows == NULL)
+			{
+				if (found)
+					tids[i] = scan->xs_heaptid;
+				else
+					ItemPointerSetInvalid(&tids[i]);
+			}
+		}
+		if (!found)
 		{
 			if (rows == NULL)
 				continue;
@@ -373,7 +421,10 @@ read_seats(Tables *t, Snapshot snap, int64 concert_id, int32 *seats, int n, Heap
 		if (rows)
 			rows[i] = ExecCopySlotHeapTuple(slot);
 	}
-	index_endscan(scan);
+	if (fetch)
+		table_index_fetch_end(fetch);
+	if (scan)
+		index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	return all_free;
 }
@@ -602,6 +653,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 	Tables		t;
 	Snapshot	snap;
 	HeapTuple  *rows;
+	ItemPointerData *tids;
 	HoldStatus	status;
 	int64		hold_id;
 	text	   *client_key;
@@ -634,6 +686,9 @@ ticket_hold(PG_FUNCTION_ARGS)
 
 	cat = ticket_catalog();
 	tables_open(&t);
+	tids = palloc(sizeof(ItemPointerData) * n);
+	for (int i = 0; i < n; i++)
+		ItemPointerSetInvalid(&tids[i]);
 
 	read_sale(concert_id, false, 0, &sale);
 	if (seats[n - 1] > sale.seat_count)
@@ -662,7 +717,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 	 */
 	if (key == NULL &&
 		(!sale.open ||
-		 (ActiveSnapshotSet() && !read_seats(&t, GetActiveSnapshot(), concert_id, seats, n, NULL))))
+		 (ActiveSnapshotSet() && !read_seats(&t, GetActiveSnapshot(), concert_id, seats, n, NULL, tids))))
 	{
 		tables_close(&t);
 		return finish(fcinfo, sale.open ? HOLD_TAKEN : HOLD_CLOSED, NULL, 0, 0, 0, 0, NULL);
@@ -710,7 +765,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 		status = HOLD_BLOCKED;
 	else if (buyer_seats(&t, snap, concert_id, user_id) + n > sale.per_user_limit)
 		status = HOLD_LIMIT;
-	else if (!read_seats(&t, snap, concert_id, seats, n, rows))
+	else if (!read_seats(&t, snap, concert_id, seats, n, rows, key == NULL ? tids : NULL))
 		status = HOLD_TAKEN;
 	else
 		status = HOLD_HELD;
@@ -738,7 +793,7 @@ ticket_hold(PG_FUNCTION_ARGS)
 static int
 scan_and_lock(Tables *t, Snapshot snap, int64 concert_id, int32 start, int32 end,
 			  int quantity, bool adjacent, int32 *got, int ngot,
-			  int64 *free_seen, int *longest_run)
+			  int64 *free_seen, int *longest_run, int32 *sold_below)
 {
 	ScanKeyData key[3];
 	IndexScanDesc scan;
@@ -762,6 +817,14 @@ scan_and_lock(Tables *t, Snapshot snap, int64 concert_id, int32 start, int32 end
 		bool		isnull;
 		int32		seat_id;
 
+		/* The sold seats the scan began with, for the hint (src/catalogue.c). */
+		if (sold_below != NULL)
+		{
+			if (DatumGetObjectId(get(slot, cat->s_state, &isnull)) == cat->sold)
+				*sold_below = DatumGetInt32(get(slot, cat->s_seat_id, &isnull)) + 1;
+			else
+				sold_below = NULL;
+		}
 		if (!ticket_seat_is_free(slot, now))
 			continue;
 		seat_id = DatumGetInt32(get(slot, cat->s_seat_id, &isnull));
@@ -910,8 +973,20 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 		bool		still_free;
 
 		if (sale.seated)
-			ngot = scan_and_lock(&t, snap, concert_id, first, last, quantity, adjacent,
-								 got, 0, &free_seen, &longest_run);
+		{
+			/*
+			 * Seats are best first: a section sold from the front is
+			 * scanned from the hint past its sold seats (src/catalogue.c).
+			 */
+			int32		start = ticket_sold_hint(concert_id, section_id, first);
+			int32		sold_below = start;
+			TimestampTz scanned_at = GetCurrentTimestamp();
+
+			ngot = scan_and_lock(&t, snap, concert_id, start, last, quantity, adjacent,
+								 got, 0, &free_seen, &longest_run, &sold_below);
+			if (sold_below > start || start == first)
+				ticket_sold_hint_note(concert_id, section_id, start == first, sold_below, scanned_at);
+		}
 		else
 		{
 			/*
@@ -923,9 +998,9 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 																	 sale.capacity - 1);
 
 			ngot = scan_and_lock(&t, snap, concert_id, start, last, quantity, false,
-								 got, 0, &free_seen, &longest_run);
+								 got, 0, &free_seen, &longest_run, NULL);
 			ngot = scan_and_lock(&t, snap, concert_id, first, start - 1, quantity, false,
-								 got, ngot, &free_seen, &longest_run);
+								 got, ngot, &free_seen, &longest_run, NULL);
 		}
 		UnregisterSnapshot(snap);
 
@@ -944,7 +1019,7 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 		/* Read the locked seats again; one may have gone since the scan. */
 		qsort(got, ngot, sizeof(int32), cmp_int32);
 		snap = RegisterSnapshot(GetLatestSnapshot());
-		still_free = read_seats(&t, snap, concert_id, got, ngot, rows);
+		still_free = read_seats(&t, snap, concert_id, got, ngot, rows, NULL);
 		if (still_free)
 		{
 			int64		hold_id;
