@@ -200,6 +200,9 @@ SELECT effective_rate, rate_reason, payments_due FROM ticket.dashboard WHERE con
 SELECT count(*) > 0 AS has_metrics FROM ticket.metrics();
 SELECT ticket.publish_events() OPERATOR(pg_catalog.>) 0 AS published;
 SELECT count(*) > 0 AS has_events FROM ticket.events_since(0);
+-- The holds' events, which publish_events reads from ticket.hold (0.7).
+SELECT count(*) AS hold_events FROM ticket.events_since(0)
+ WHERE kind OPERATOR(pg_catalog.=) 'hold' AND concert_id OPERATOR(pg_catalog.=) ANY (ARRAY[:hid, :hq]::bigint[]);
 SELECT waiting, admitted, departed FROM ticket.queues WHERE concert_id = :hq;
 SELECT title, state, sections, capacity, available FROM ticket.concerts WHERE concert_id = :hid;
 SELECT * FROM ticket.seat_map(:hid, 1);

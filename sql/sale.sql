@@ -106,7 +106,8 @@ SELECT pg_temp.state_of(format('SELECT ticket.release(%s, %L)', :own_hold2, 'own
 SELECT state FROM ticket.hold WHERE hold_id = :own_hold2;
 
 -- Every event enters the outbox through one function: no SQL function
--- inserts into ticket.event.  And no function or view keeps a copy of the
+-- inserts into ticket.event but publish_events, which writes the holds'
+-- events, read from ticket.hold (0.7).  And no function or view keeps a copy of the
 -- seat or hold rule: none compares held_until with a time or lists the live
 -- hold states; they call ticket._seat_is_free and ticket._hold_is_live.
 SELECT p.proname FROM pg_proc AS p

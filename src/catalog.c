@@ -85,7 +85,7 @@ catalog_invalidate(Datum arg, Oid relid)
 	 * and hold send these too; they only make the OIDs be looked up again.
 	 */
 	if (relid == InvalidOid || relid == cat.concert || relid == cat.section ||
-		relid == cat.seat || relid == cat.hold || relid == cat.event ||
+		relid == cat.seat || relid == cat.hold || relid == cat.event || relid == cat.event_head ||
 		relid == cat.blocked || relid == cat.orders || relid == cat.payment ||
 		relid == cat.idempotency || relid == cat.entry || relid == cat.queue ||
 		relid == cat.departure || relid == cat.pass_key)
@@ -182,6 +182,9 @@ catalog(void)
 	cat.blocked_pkey = ticket_relation_oid(nsp, "blocked_user_pkey");
 	cat.event = ticket_relation_oid(nsp, "event");
 	cat.event_seq = ticket_relation_oid(nsp, "event_seq");
+	cat.event_head = ticket_relation_oid(nsp, "event_head");
+	/* 0.7: holds' events read from ticket.hold (src/sale.c) */
+	cat.hold_events_from_holds = get_attnum(cat.event_head, "hold_mark") != InvalidAttrNumber;
 	cat.orders = ticket_relation_oid(nsp, "orders");
 	cat.orders_pkey = ticket_relation_oid(nsp, "orders_pkey");
 	cat.orders_hold_key = ticket_relation_oid(nsp, "orders_hold_id_key");

@@ -25,6 +25,8 @@ typedef struct Catalog
 	bool		hold_buyer_user_first;	/* hold_user_idx (0.6), else hold_buyer_idx */
 	Oid			blocked, blocked_pkey;
 	Oid			event, event_seq;
+	Oid			event_head;
+	bool		hold_events_from_holds;	/* 0.7: event_head.hold_mark; before, an outbox row per hold */
 	Oid			orders, orders_pkey, orders_hold_key, orders_seq;
 	Oid			payment, payment_order, payment_seq;
 	Oid			idempotency, idempotency_pkey;

@@ -446,13 +446,14 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	ResultRelInfo *seat_rri = makeNode(ResultRelInfo);
 	ResultRelInfo *hold_rri = makeNode(ResultRelInfo);
 	ResultRelInfo *event_rri = makeNode(ResultRelInfo);
-	Relation	event;
+	Relation	event = NULL;
+	bool		from_holds;
 	TupleDesc	hold_desc;
 	TupleDesc	seat_desc = RelationGetDescr(t->seat);
 	TupleTableSlot *slot;
 	TupleTableSlot *search;
 	EPQState	epq;
-	int64		hold_id = nextval_internal(cat->hold_seq, false);
+	int64		hold_id = ticket_next_hold_id(&from_holds);
 
 	open_hold(t);
 	hold_desc = RelationGetDescr(t->hold);
@@ -465,19 +466,26 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	rte_hold->relid = RelationGetRelid(t->hold);
 	rte_hold->relkind = RELKIND_RELATION;
 	rte_hold->rellockmode = RowExclusiveLock;
-	event = table_open(cat->event, RowExclusiveLock);
-	rte_event->rtekind = RTE_RELATION;
-	rte_event->relid = cat->event;
-	rte_event->relkind = RELKIND_RELATION;
-	rte_event->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(estate, list_make3(rte_seat, rte_hold, rte_event));
+	/* Before 0.7 (or with no slot for this process) the hold's event is an outbox row. */
+	if (!from_holds)
+	{
+		event = table_open(cat->event, RowExclusiveLock);
+		rte_event->rtekind = RTE_RELATION;
+		rte_event->relid = cat->event;
+		rte_event->relkind = RELKIND_RELATION;
+		rte_event->rellockmode = RowExclusiveLock;
+	}
+	ExecInitRangeTable(estate, event ? list_make3(rte_seat, rte_hold, rte_event) : list_make2(rte_seat, rte_hold));
 	InitResultRelInfo(seat_rri, t->seat, 1, NULL, 0);
 	InitResultRelInfo(hold_rri, t->hold, 2, NULL, 0);
-	InitResultRelInfo(event_rri, event, 3, NULL, 0);
 	estate->es_output_cid = GetCurrentCommandId(true);
 	ExecOpenIndices(seat_rri, false);
 	ExecOpenIndices(hold_rri, false);
-	ExecOpenIndices(event_rri, false);
+	if (event)
+	{
+		InitResultRelInfo(event_rri, event, 3, NULL, 0);
+		ExecOpenIndices(event_rri, false);
+	}
 	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
 	AfterTriggerBeginQuery();
 
@@ -501,8 +509,12 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	ExecStoreVirtualTuple(slot);
 	ExecSimpleRelationInsert(hold_rri, estate, slot);
 
-	/* Its event in the outbox (ticket.publish_events numbers it after commit). */
-	ticket_insert_event(estate, event_rri, concert_id, "hold", hold_id, user_id, (Datum) 0, sale->made_at);
+	/*
+	 * Its event: ticket.publish_events reads it from ticket.hold (src/sale.c,
+	 * "hold events"), or, before 0.7, numbers its outbox row after commit.
+	 */
+	if (event)
+		ticket_insert_event(estate, event_rri, concert_id, "hold", hold_id, user_id, (Datum) 0, sale->made_at);
 
 	/* Its seats. */
 	slot = ExecInitExtraTupleSlot(estate, seat_desc, &TTSOpsVirtual);
@@ -527,8 +539,11 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	EvalPlanQualEnd(&epq);
 	ExecCloseIndices(seat_rri);
 	ExecCloseIndices(hold_rri);
-	ExecCloseIndices(event_rri);
-	table_close(event, NoLock);
+	if (event)
+	{
+		ExecCloseIndices(event_rri);
+		table_close(event, NoLock);
+	}
 	ExecResetTupleTable(estate->es_tupleTable, false);
 	FreeExecutorState(estate);
 

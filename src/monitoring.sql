@@ -57,8 +57,8 @@ BEGIN
 	SELECT 'ticket_payments_due', 'gauge', '{}'::jsonb, count(*)::double precision
 	  FROM ticket.payment AS p WHERE p.state = 'processing' AND p.next_attempt_at <= pg_catalog.now()
 	UNION ALL
-	SELECT 'ticket_events_unpublished', 'gauge', '{}'::jsonb, count(*)::double precision
-	  FROM ticket.event AS e WHERE e.event_id IS NULL
+	SELECT 'ticket_events_unpublished', 'gauge', '{}'::jsonb, u.events::double precision
+	  FROM ticket._unpublished() AS u
 	UNION ALL
 	SELECT 'ticket_worker_running', 'gauge', '{}'::jsonb, count(*)::double precision
 	  FROM pg_catalog.pg_stat_activity AS a
@@ -221,8 +221,7 @@ BEGIN
 	RETURN NEXT;
 
 	check_name := 'events published';
-	SELECT count(*) AS n, pg_catalog.now() - min(e.created_at) AS age INTO r
-	  FROM ticket.event AS e WHERE e.event_id IS NULL;
+	SELECT u.events AS n, pg_catalog.now() - u.oldest AS age INTO r FROM ticket._unpublished() AS u;
 	ok := r.n = 0 OR r.age < interval '10 seconds';
 	detail := pg_catalog.format('%s events not yet numbered', r.n);
 	RETURN NEXT;

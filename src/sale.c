@@ -15,12 +15,18 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_sequence.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "port/atomics.h"
+#include "storage/backendid.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -30,10 +36,12 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "catalog.h"
 #include "input.h"
 #include "sale.h"
+#include "ticket.h"
 
 /*
  * The rule of a free seat: available, or held past its held_until (an
@@ -687,4 +695,172 @@ ticket_require_durable(void)
 	(void) set_config_option("synchronous_commit", async_hold_saved, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 	async_hold_xact = InvalidTransactionId;
+}
+
+/* ------------------------------------------------------------ hold events */
+
+/*
+ * A hold's event is read from ticket.hold itself (0.7): the hold path writes
+ * no outbox row, and ticket.publish_events numbers the holds' events from
+ * the table, in hold_id order, up to a bound below which every hold has
+ * committed or rolled back.  That bound is what makes the table a safe
+ * cursor, as numbering after commit makes the outbox one: a hold that
+ * commits late must not land below ticket.event_head.hold_mark.
+ *
+ * The rule: before a transaction takes its first hold_id, it marks its
+ * backend's slot "taking one"; once it has the id, the slot says "ids from
+ * this one up may be open"; the slot is emptied when the transaction's end
+ * is visible to new snapshots.  The publisher reads what the sequence has
+ * handed out, then the slots of its database: the bound is the lowest open
+ * id less one, or what was handed out; a slot still "taking one" means no
+ * bound this time.  An id at or below the bound was then taken by a
+ * transaction that had ended (its hold is visible to a snapshot taken after,
+ * or rolled back): one that took it before the sequence was read had
+ * marked its slot first, and one that marked its slot after the slots were
+ * read takes an id above what was handed out.  ticket.hold_id_seq must
+ * hand out ids in order to every backend, so this is used only while it
+ * has CACHE 1 (src/catalog.c); otherwise a hold writes its outbox row.
+ *
+ * Locking rules: a backend writes only its own slot, the database before
+ * the state, with barriers; readers use barriers too.  After a restart
+ * every slot is empty.
+ */
+#define HOLD_SLOT_TAKING	PG_UINT64_MAX
+
+typedef struct HoldSlot
+{
+	pg_atomic_uint64 open;		/* 0, HOLD_SLOT_TAKING, or the lowest id its transaction took */
+	Oid			database;
+} HoldSlot;
+
+static HoldSlot *hold_slots = NULL;
+static bool hold_slot_set = false;
+static bool hold_callback_registered = false;
+
+static Size
+hold_slots_size(void)
+{
+	return mul_size(MaxBackends, sizeof(HoldSlot));
+}
+
+void
+ticket_hold_events_shmem_request(void)
+{
+	RequestAddinShmemSpace(hold_slots_size());
+}
+
+/* From the shmem_startup hook, under AddinShmemInitLock. */
+void
+ticket_hold_events_shmem_startup(void)
+{
+	bool		found;
+
+	hold_slots = ShmemInitStruct("ticket hold events", hold_slots_size(), &found);
+	if (!found)
+	{
+		for (int i = 0; i < MaxBackends; i++)
+		{
+			pg_atomic_init_u64(&hold_slots[i].open, 0);
+			hold_slots[i].database = InvalidOid;
+		}
+	}
+}
+
+static void
+hold_events_xact(XactEvent event, void *arg)
+{
+	if (!hold_slot_set)
+		return;
+	if (event == XACT_EVENT_PRE_PREPARE)
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("cannot PREPARE a transaction that made a hold"),
+				errdetail("A prepared hold would hold back every later hold's event until it is committed."));
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		pg_atomic_write_u64(&hold_slots[MyBackendId - 1].open, 0);
+		hold_slot_set = false;
+	}
+}
+
+/*
+ * The next hold_id.  *from_holds says whether ticket.publish_events reads
+ * the hold's event from ticket.hold; when it does not (an install older
+ * than 0.7, a cached sequence, no slot for this process), the caller writes
+ * an outbox row.
+ */
+int64
+ticket_next_hold_id(bool *from_holds)
+{
+	Catalog    *cat = ticket_catalog();
+	int64		hold_id;
+	HoldSlot   *slot;
+
+	*from_holds = cat->hold_events_from_holds && hold_slots != NULL &&
+		MyBackendId != InvalidBackendId && MyBackendId <= MaxBackends;
+	if (*from_holds && hold_slot_set)
+		return nextval_internal(cat->hold_seq, false);
+	/* A cached sequence hands ids out of order between backends. */
+	if (*from_holds)
+	{
+		HeapTuple	seq = SearchSysCache1(SEQRELID, ObjectIdGetDatum(cat->hold_seq));
+
+		*from_holds = HeapTupleIsValid(seq) && ((Form_pg_sequence) GETSTRUCT(seq))->seqcache == 1;
+		if (HeapTupleIsValid(seq))
+			ReleaseSysCache(seq);
+	}
+	if (!*from_holds)
+		return nextval_internal(cat->hold_seq, false);
+
+	if (!hold_callback_registered)
+	{
+		RegisterXactCallback(hold_events_xact, NULL);
+		hold_callback_registered = true;
+	}
+	slot = &hold_slots[MyBackendId - 1];
+	slot->database = MyDatabaseId;
+	pg_write_barrier();
+	pg_atomic_write_u64(&slot->open, HOLD_SLOT_TAKING);
+	hold_slot_set = true;
+	pg_memory_barrier();
+	hold_id = nextval_internal(cat->hold_seq, false);
+	pg_atomic_write_u64(&slot->open, (uint64) hold_id);
+	return hold_id;
+}
+
+PG_FUNCTION_INFO_V1(ticket_hold_event_bound);
+
+/*
+ * ticket._hold_event_bound(handed_out): the highest hold_id at or below which
+ * every hold's transaction in this database has ended, or 0 when one is
+ * taking its id right now.  handed_out is ticket.hold_id_seq's last value
+ * (0 before its first call), read by the caller first.
+ */
+Datum
+ticket_hold_event_bound(PG_FUNCTION_ARGS)
+{
+	int64		bound;
+
+	ticket_require_preload("ticket._hold_event_bound()");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("handed_out must not be NULL"));
+	bound = Max(PG_GETARG_INT64(0), 0);
+	pg_memory_barrier();
+	for (int i = 0; i < MaxBackends; i++)
+	{
+		uint64		open = pg_atomic_read_u64(&hold_slots[i].open);
+
+		if (open == 0)
+			continue;
+		pg_read_barrier();
+		if (hold_slots[i].database != MyDatabaseId)
+			continue;
+		if (open == HOLD_SLOT_TAKING)
+			PG_RETURN_INT64(0);
+		bound = Min(bound, (int64) open - 1);
+	}
+	PG_RETURN_INT64(bound);
 }

@@ -74,4 +74,8 @@ extern void ticket_seat_refs(int64 concert_id, const int32 *seat_ids, int n, Tic
 extern Datum ticket_seats_json(int64 concert_id, const TicketSeatRef *seats, int n, int64 *total_cents);
 extern Datum ticket_cents_numeric(int64 cents);
 
+extern void ticket_hold_events_shmem_request(void);
+extern void ticket_hold_events_shmem_startup(void);
+extern int64 ticket_next_hold_id(bool *from_holds);
+
 #endif							/* TICKET_SALE_H */

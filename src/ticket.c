@@ -21,6 +21,7 @@
 #include "utils/guc.h"
 #include "utils/inval.h"
 
+#include "sale.h"
 #include "ticket.h"
 
 PG_MODULE_MAGIC;
@@ -118,6 +119,7 @@ ticket_shmem_request(void)
 	RequestAddinShmemSpace(MAXALIGN(sizeof(TicketSharedState)));
 	ticket_ratelimit_shmem_request();
 	ticket_catalogue_shmem_request();
+	ticket_hold_events_shmem_request();
 }
 
 /*
@@ -142,6 +144,7 @@ ticket_shmem_startup(void)
 	}
 	ticket_ratelimit_shmem_startup();
 	ticket_catalogue_shmem_startup();
+	ticket_hold_events_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -157,7 +157,7 @@ BEGIN
 	SELECT count(*) INTO orders FROM ticket.orders AS o WHERE o.state = 'pending' AND o.pay_by <= now();
 	SELECT count(*) INTO sagas FROM ticket.saga AS g WHERE g.state = 'running';
 	SELECT count(*) INTO leases FROM ticket.payment AS p WHERE p.state = 'processing' AND p.lease_until > now();
-	SELECT count(*) INTO events FROM ticket.event AS e WHERE e.event_id IS NULL;
+	SELECT u.events INTO events FROM ticket._unpublished() AS u;
 	RAISE LOG 'ticket worker: in flight at start: % holds past expiry, % orders past pay_by, % compensations running, % payment jobs leased to adapters, % events unpublished',
 		holds, orders, sagas, leases, events;
 	RETURN holds + orders + sagas + events;
