@@ -246,3 +246,31 @@ SELECT status, seat_ids FROM ticket.hold_best(:hc, 'h5', 1, 1);
 RESET ticket.catalogue_refresh;
 SELECT count(*) AS sold_seats_held FROM ticket.hold AS h, unnest(h.seat_ids) AS s
  WHERE h.concert_id = :hc AND s <= 95 AND s <> 10;
+
+-- Issue 18, 0.7: a hold's event is read from ticket.hold, in hold_id order,
+-- up to the bound below which every hold's transaction has ended
+-- (ticket._hold_event_bound, src/sale.c).  A cached sequence would hand ids
+-- out of order between backends: a hold refuses it (55000).
+SELECT ticket.create_concert('Events', '2100-06-01 20:00+00', '2000-01-01 00:00+00') AS ec \gset
+SELECT ticket.add_section(:ec, 'Stalls', 'A', 50, 1, 4);
+SELECT ticket.open_sale(:ec);
+ALTER SEQUENCE ticket.hold_id_seq CACHE 10;
+SELECT pg_temp.err(format($$SELECT ticket.hold(%s, 'cached', ARRAY[1])$$, :ec));
+ALTER SEQUENCE ticket.hold_id_seq CACHE 1;
+-- A hold whose id cannot be taken (the sequence at its maximum), in a
+-- savepoint that catches the error, leaves its backend's slot empty: the
+-- bound still reaches what the sequence handed out.
+SELECT last_value AS handed_out FROM ticket.hold_id_seq \gset
+ALTER SEQUENCE ticket.hold_id_seq MAXVALUE :handed_out;
+BEGIN;
+SELECT regexp_replace(pg_temp.err(format($$SELECT ticket.hold(%s, 'at-max', ARRAY[1])$$, :ec)), '\(\d+\)', '(n)') AS err;
+SELECT ticket._hold_event_bound(:handed_out) = :handed_out AS bound_reaches_handed_out;
+ROLLBACK;
+ALTER SEQUENCE ticket.hold_id_seq NO MAXVALUE;
+SELECT status FROM ticket.hold(:ec, 'after', ARRAY[1]);
+-- Every hold of this file has its event once, after a publish.
+SELECT ticket.publish_events(1000000) >= 0 AS published;
+SELECT count(*) AS holds_without_event FROM ticket.hold AS h
+ WHERE NOT EXISTS (SELECT FROM ticket.event AS e WHERE e.kind = 'hold' AND e.subject_id = h.hold_id);
+SELECT count(*) AS doubles FROM (SELECT subject_id FROM ticket.event WHERE kind = 'hold'
+								  GROUP BY subject_id HAVING count(*) > 1) AS d;

@@ -103,6 +103,10 @@ BEGIN
 			head := head + k;
 			UPDATE ticket.event_head AS e SET hold_mark = mark;
 		END IF;
+	ELSE
+		RAISE WARNING 'publish_events numbers the holds'' events only under READ COMMITTED'
+			USING DETAIL = pg_catalog.format('This transaction is %s; the worker''s next run numbers them.',
+				pg_catalog.current_setting('transaction_isolation'));
 	END IF;
 	/*
 	 * The outbox, row by row, each through the partial index on seq: the

@@ -453,9 +453,11 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	TupleTableSlot *slot;
 	TupleTableSlot *search;
 	EPQState	epq;
-	int64		hold_id = ticket_next_hold_id(&from_holds);
+	int64		hold_id;
 
+	/* Locked first: a change of the install (0.7's update) is seen before the id is taken. */
 	open_hold(t);
+	hold_id = ticket_next_hold_id(&from_holds);
 	hold_desc = RelationGetDescr(t->hold);
 	estate = CreateExecutorState();
 	rte_seat->rtekind = RTE_RELATION;

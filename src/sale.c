@@ -718,8 +718,9 @@ ticket_require_durable(void)
  * or rolled back): one that took it before the sequence was read had
  * marked its slot first, and one that marked its slot after the slots were
  * read takes an id above what was handed out.  ticket.hold_id_seq must
- * hand out ids in order to every backend, so this is used only while it
- * has CACHE 1 (src/catalog.c); otherwise a hold writes its outbox row.
+ * hand out ids in order to every backend: a hold refuses a cached one.
+ * Only hold and hold_best write ticket.hold (a hand-written INSERT takes no
+ * slot, and its event may be lost).
  *
  * Locking rules: a backend writes only its own slot, the database before
  * the state, with barriers; readers use barriers too.  After a restart
@@ -786,9 +787,8 @@ hold_events_xact(XactEvent event, void *arg)
 
 /*
  * The next hold_id.  *from_holds says whether ticket.publish_events reads
- * the hold's event from ticket.hold; when it does not (an install older
- * than 0.7, a cached sequence, no slot for this process), the caller writes
- * an outbox row.
+ * the hold's event from ticket.hold; before 0.7's update it does not, and
+ * the caller writes an outbox row.  A cached sequence is refused (55000).
  */
 int64
 ticket_next_hold_id(bool *from_holds)
@@ -797,21 +797,27 @@ ticket_next_hold_id(bool *from_holds)
 	int64		hold_id;
 	HoldSlot   *slot;
 
-	*from_holds = cat->hold_events_from_holds && hold_slots != NULL &&
-		MyBackendId != InvalidBackendId && MyBackendId <= MaxBackends;
-	if (*from_holds && hold_slot_set)
-		return nextval_internal(cat->hold_seq, false);
-	/* A cached sequence hands ids out of order between backends. */
-	if (*from_holds)
-	{
-		HeapTuple	seq = SearchSysCache1(SEQRELID, ObjectIdGetDatum(cat->hold_seq));
-
-		*from_holds = HeapTupleIsValid(seq) && ((Form_pg_sequence) GETSTRUCT(seq))->seqcache == 1;
-		if (HeapTupleIsValid(seq))
-			ReleaseSysCache(seq);
-	}
+	*from_holds = cat->hold_events_from_holds;
 	if (!*from_holds)
 		return nextval_internal(cat->hold_seq, false);
+	if (hold_slot_set)
+		return nextval_internal(cat->hold_seq, false);
+	if (hold_slots == NULL || MyBackendId == InvalidBackendId || MyBackendId > MaxBackends)
+		elog(ERROR, "this process has no hold slot");
+	/* A cached sequence hands ids out of order between backends. */
+	{
+		HeapTuple	seq = SearchSysCache1(SEQRELID, ObjectIdGetDatum(cat->hold_seq));
+		bool		cached = !HeapTupleIsValid(seq) || ((Form_pg_sequence) GETSTRUCT(seq))->seqcache != 1;
+
+		if (HeapTupleIsValid(seq))
+			ReleaseSysCache(seq);
+		if (cached)
+			ereport(ERROR,
+					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					errmsg("ticket.hold_id_seq must have CACHE 1"),
+					errdetail("The holds' events are numbered in hold_id order, which needs every backend to take ids from the sequence in turn."),
+					errhint("ALTER SEQUENCE ticket.hold_id_seq CACHE 1; then restart the server, so that no backend keeps ids it cached."));
+	}
 
 	if (!hold_callback_registered)
 	{
@@ -824,7 +830,18 @@ ticket_next_hold_id(bool *from_holds)
 	pg_atomic_write_u64(&slot->open, HOLD_SLOT_TAKING);
 	hold_slot_set = true;
 	pg_memory_barrier();
-	hold_id = nextval_internal(cat->hold_seq, false);
+	PG_TRY();
+	{
+		hold_id = nextval_internal(cat->hold_seq, false);
+	}
+	PG_CATCH();
+	{
+		/* no id taken: a savepoint that catches this leaves the slot empty */
+		pg_atomic_write_u64(&slot->open, 0);
+		hold_slot_set = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	pg_atomic_write_u64(&slot->open, (uint64) hold_id);
 	return hold_id;
 }
@@ -842,12 +859,14 @@ ticket_hold_event_bound(PG_FUNCTION_ARGS)
 {
 	int64		bound;
 
-	ticket_require_preload("ticket._hold_event_bound()");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				errmsg("handed_out must not be NULL"));
 	bound = Max(PG_GETARG_INT64(0), 0);
+	/* Not preloaded: no hold can be under way (hold needs the library), all have ended. */
+	if (hold_slots == NULL)
+		PG_RETURN_INT64(bound);
 	pg_memory_barrier();
 	for (int i = 0; i < MaxBackends; i++)
 	{
@@ -858,9 +877,16 @@ ticket_hold_event_bound(PG_FUNCTION_ARGS)
 		pg_read_barrier();
 		if (hold_slots[i].database != MyDatabaseId)
 			continue;
+		/* taking its id: that lasts one nextval, so wait a little for it */
+		for (int spin = 0; open == HOLD_SLOT_TAKING && spin < 1000; spin++)
+		{
+			pg_spin_delay();
+			open = pg_atomic_read_u64(&hold_slots[i].open);
+		}
 		if (open == HOLD_SLOT_TAKING)
 			PG_RETURN_INT64(0);
-		bound = Min(bound, (int64) open - 1);
+		if (open != 0)
+			bound = Min(bound, (int64) open - 1);
 	}
 	PG_RETURN_INT64(bound);
 }

@@ -313,6 +313,8 @@ ticket_worker_main(Datum main_arg)
 	 * a closer match: pin it, above any ALTER DATABASE ... SET.
 	 */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	/* publish_events numbers the holds' events only under READ COMMITTED (src/event.sql). */
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("ticket worker");
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "ticket worker round", ALLOCSET_DEFAULT_SIZES);
 	elog(LOG, "ticket worker started in database \"%s\"", ticket_database);
