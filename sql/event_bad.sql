@@ -20,3 +20,11 @@ SELECT c AS bad_input, pg_temp.bad(s) AS result FROM (VALUES
 ) AS t(c, s);
 SELECT * FROM pg_temp.no_grant('ticket.events_since(bigint, int, bigint)', $$SELECT count(*) FROM ticket.events_since(0)$$);
 SELECT pg_temp.fp() = :'fp0' AS nothing_written;
+
+-- Bad input to the internal ticket._hold_event_bound(handed_out) (0.7) and
+-- ticket._unpublished(): no role of the extension may call them, and the
+-- bound's input is checked.
+SELECT * FROM pg_temp.each('handed_out', 'int8', $$SELECT ticket._hold_event_bound(%s) >= 0$$);
+SELECT * FROM pg_temp.no_grant('ticket._hold_event_bound(bigint)', $$SELECT ticket._hold_event_bound(0)$$);
+SELECT * FROM pg_temp.no_grant('ticket._unpublished()', $$SELECT * FROM ticket._unpublished()$$);
+SELECT pg_temp.fp() = :'fp0' AS nothing_written;

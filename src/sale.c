@@ -863,7 +863,12 @@ ticket_hold_event_bound(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				errmsg("handed_out must not be NULL"));
-	bound = Max(PG_GETARG_INT64(0), 0);
+	bound = PG_GETARG_INT64(0);
+	if (bound < 0)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("handed_out must not be negative"),
+				errdetail("It is what ticket.hold_id_seq has handed out: its last value, or 0."));
 	/* Not preloaded: no hold can be under way (hold needs the library), all have ended. */
 	if (hold_slots == NULL)
 		PG_RETURN_INT64(bound);
