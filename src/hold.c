@@ -468,7 +468,7 @@ write_hold(Tables *t, int64 concert_id, text *user_id, int32 *seats, HeapTuple *
 	rte_hold->relid = RelationGetRelid(t->hold);
 	rte_hold->relkind = RELKIND_RELATION;
 	rte_hold->rellockmode = RowExclusiveLock;
-	/* Before 0.7 (or with no slot for this process) the hold's event is an outbox row. */
+	/* Before 0.7's update the hold's event is an outbox row. */
 	if (!from_holds)
 	{
 		event = table_open(cat->event, RowExclusiveLock);
