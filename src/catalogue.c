@@ -325,20 +325,24 @@ section_counts(int64 concert_id, int32 section_id, SectionCounts *out)
  * transaction that has written) records nothing.
  */
 int32
-ticket_sold_hint(int64 concert_id, int32 section_id, int32 first_seat_id)
+ticket_sold_hint(int64 concert_id, int32 section_id, int32 first_seat_id, bool *fresh)
 {
 	CountKey	k;
 	SectionCounts *e;
 	int32		start = first_seat_id;
 	TimestampTz now = GetCurrentTimestamp();
 
+	*fresh = false;
 	if (counts == NULL || catalogue_refresh == 0)
 		return start;
 	count_key(&k, concert_id, section_id);
 	LWLockAcquire(counts_lock, LW_SHARED);
 	e = hash_search(counts, &k, HASH_FIND, NULL);
 	if (e && e->hinted_at != 0 && now - e->hinted_at < (int64) catalogue_refresh * 1000)
+	{
 		start = Max(start, e->sold_below);
+		*fresh = true;
+	}
 	LWLockRelease(counts_lock);
 	return start;
 }
@@ -346,7 +350,10 @@ ticket_sold_hint(int64 concert_id, int32 section_id, int32 first_seat_id)
 /*
  * Record what a scan saw: every seat from where it started up to sold_below
  * (exclusive) was sold under its snapshot, taken at scanned_at.  A scan from
- * the first seat renews the hint; one from the hint may only raise it.
+ * the first seat renews the hint; one from the hint may only raise it.  The
+ * caller records only what changes the hint (a stale one, or more sold
+ * seats), so that a hold_best in a section with no sold front takes this
+ * exclusive lock once per ticket.catalogue_refresh, not on every call.
  */
 void
 ticket_sold_hint_note(int64 concert_id, int32 section_id, bool from_first_seat,

@@ -995,13 +995,14 @@ ticket_hold_best(PG_FUNCTION_ARGS)
 			 * Seats are best first: a section sold from the front is
 			 * scanned from the hint past its sold seats (src/catalogue.c).
 			 */
-			int32		start = ticket_sold_hint(concert_id, section_id, first);
+			bool		fresh;
+			int32		start = ticket_sold_hint(concert_id, section_id, first, &fresh);
 			int32		sold_below = start;
 			TimestampTz scanned_at = GetCurrentTimestamp();
 
 			ngot = scan_and_lock(&t, snap, concert_id, start, last, quantity, adjacent,
 								 got, 0, &free_seen, &longest_run, &sold_below);
-			if (sold_below > start || start == first)
+			if (sold_below > start || !fresh)
 				ticket_sold_hint_note(concert_id, section_id, start == first, sold_below, scanned_at);
 		}
 		else

@@ -797,10 +797,9 @@ ticket_next_hold_id(bool *from_holds)
 	int64		hold_id;
 	HoldSlot   *slot;
 
+	/* before 0.7's update, or a later hold of this transaction (its slot is set) */
 	*from_holds = cat->hold_events_from_holds;
-	if (!*from_holds)
-		return nextval_internal(cat->hold_seq, false);
-	if (hold_slot_set)
+	if (!*from_holds || hold_slot_set)
 		return nextval_internal(cat->hold_seq, false);
 	if (hold_slots == NULL || MyBackendId == InvalidBackendId || MyBackendId > MaxBackends)
 		elog(ERROR, "this process has no hold slot");

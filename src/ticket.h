@@ -112,7 +112,7 @@ extern void ticket_check_work(text *challenge, text *solution, int64 concert_id,
 extern void ticket_catalogue_define_gucs(void);
 extern void ticket_catalogue_shmem_request(void);
 extern void ticket_catalogue_shmem_startup(void);
-extern int32 ticket_sold_hint(int64 concert_id, int32 section_id, int32 first_seat_id);
+extern int32 ticket_sold_hint(int64 concert_id, int32 section_id, int32 first_seat_id, bool *fresh);
 extern void ticket_sold_hint_note(int64 concert_id, int32 section_id, bool from_first_seat,
 								  int32 sold_below, TimestampTz scanned_at);
 
