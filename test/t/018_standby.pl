@@ -5,8 +5,9 @@
 # docs/scaling.md).  Proves:
 #   - the waiting room's polls and the buyer's reads run on the standby
 #     without writing: queue_status (position, ETA, the pass once admitted),
-#     browse_*, my_*, order_status, check_pass; a write there is refused
-#     with 25006, not an internal error;
+#     browse_*, my_*, order_status, check_pass, and the admin's verify(),
+#     seat_map, sales_by_section and views; a write there is refused with
+#     25006, not an internal error;
 #   - a pass handed out by the standby is accepted by the primary's hold;
 #   - the ticket worker does not run on the standby, and starts on it once
 #     promoted;
@@ -89,7 +90,18 @@ is(q_standby(q{SELECT count(*) FROM ticket.browse_seats(1, 1, only_free => true)
 is(q_standby(q{SELECT sum(available) FROM ticket.browse_sections(2)}), '20000', 'browse_sections');
 is(q_standby(qq{SELECT state FROM ticket.my_holds('$admitted')}), 'active', 'my_holds on the standby');
 is(q_standby(qq{SELECT count(*) FROM ticket.my_orders('$admitted')}), '0', 'my_orders on the standby');
+{
+	my ($ho) = q_primary(qq{SELECT order_id FROM ticket.checkout((SELECT hold_id FROM ticket.hold WHERE user_id = '$admitted'), '$admitted', 'k-$admitted')});
+	$primary->wait_for_catchup($standby);
+	is(q_standby(qq{SELECT status FROM ticket.order_status($ho, '$admitted')}), 'pending', 'order_status on the standby');
+}
 is(q_standby(qq{SELECT count(*) >= 0 FROM ticket.my_events('$admitted')}), 't', 'my_events on the standby');
+
+is(q_standby(q{SELECT count(*) FROM ticket.verify()}), '0', 'verify() on the standby');
+is(q_standby(q{SELECT count(*) FROM ticket.seat_map(1, 1)}), '1', 'seat_map on the standby');
+is(q_standby(q{SELECT count(*) FROM ticket.sales_by_section(2)}), '1', 'sales_by_section on the standby');
+is(q_standby(q{SELECT count(*) FROM ticket.dashboard}), '2', 'the dashboard on the standby');
+is(q_standby(q{SELECT count(*) FROM ticket.concerts}), '2', 'the concerts view on the standby');
 
 # A write on the standby is refused as such.
 my ($rc, $out, $err) = $standby->psql('postgres', q{SELECT ticket.hold(2, 'x', ARRAY[1])});
