@@ -31,11 +31,13 @@ SQL_SOURCES = src/ticket.sql src/parse.sql src/catalogue.sql src/hold.sql src/bl
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built),$(sort $(wildcard ticket--*.sql)))
 
-# The router of a sharded sale (docs/scaling.md), a second extension of the
-# same version: src/router/router.sql by hand, then src/router/api.sql,
+# The router of a sharded sale (docs/scaling.md), a second extension with its
+# own version (src/router/ticket_router.control): src/router/router.sql by
+# hand, then src/router/api.sql,
 # written from ticket's catalog by src/router/generate (test/t/017_router.pl
 # fails when it is behind).
-ROUTER_SCRIPT = ticket_router--$(EXTVERSION).sql
+ROUTER_VERSION = $(shell sed -n "s/^default_version = '\\(.*\\)'/\\1/p" src/router/ticket_router.control)
+ROUTER_SCRIPT = ticket_router--$(ROUTER_VERSION).sql
 DATA_built += $(ROUTER_SCRIPT)
 DATA += src/router/ticket_router.control
 
@@ -63,7 +65,7 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES) ticket.control
 	{ printf '/* %s: built by make from the SQL files in src (Makefile, SQL_SOURCES): edit those */\n' $@; \
 	  for f in $(SQL_SOURCES); do printf '\n/* ================================ %s */\n\n' $$f; cat $$f; done; } >$@
 
-$(ROUTER_SCRIPT): src/router/router.sql src/router/api.sql ticket.control
+$(ROUTER_SCRIPT): src/router/router.sql src/router/api.sql src/router/ticket_router.control
 	{ printf '/* %s: built by make from src/router/router.sql and src/router/api.sql: edit those (api.sql: src/router/generate) */\n\n' $@; \
 	  printf '\\echo Use "CREATE EXTENSION ticket_router" to load this file. \\quit\n\n'; \
 	  cat src/router/router.sql; printf '\n'; cat src/router/api.sql; } >$@
