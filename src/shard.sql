@@ -62,7 +62,7 @@ BEGIN
 		next_value := COALESCE(pg_catalog.pg_sequence_last_value(s) + 1, lo + 1);
 		RETURN NEXT;
 	END LOOP;
-	IF ticket._shard_of_id(head) <> shard OR head < lo THEN
+	IF ticket._shard_of_id(head) <> shard THEN
 		UPDATE ticket.event_head AS e SET last_event_id = lo;
 		head := lo;
 	END IF;

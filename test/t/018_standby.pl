@@ -20,6 +20,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use SaleWitness;
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
@@ -114,69 +117,15 @@ like($err, qr/ERROR:  25006/, 'join_queue on the standby: 25006');
 
 # The sale under way: pgbench holds and checks out on concert 2; a witness
 # records what the primary acknowledged (orders, and payments reported).
-my $script = $primary->basedir . '/sale.sql';
-append_to_file($script, q{
-\set u random(1, 100000000)
-SELECT c.status FROM ticket.hold_best(2, 'p' || :u, 1, 1) AS h,
-	LATERAL ticket.checkout(h.hold_id, 'p' || :u, 'k' || :u) AS c
- WHERE h.status = 'held';
-});
-my %env = (PGHOST => $primary->host, PGPORT => $primary->port, PGDATABASE => 'postgres');
-my ($bench_out, $bench_err) = ('', '');
-my $bench;
-{
-	local @ENV{ keys %env } = values %env;
-	$bench = IPC::Run::start([ 'pgbench', '-n', '-c', '8', '-j', '2', '-R', '200', '-T', '60', '-f', $script ],
-		'>', \$bench_out, '2>', \$bench_err);
-}
-
-my (@orders, @paid);
-my $deadline = time + 60;
-for (my $i = 0; @orders < 20 && time < $deadline; $i++)
-{
-	my $o = q_primary(qq{SELECT c.order_id FROM ticket.hold_best(2, 'w$i', 1, 1) AS h,
-		LATERAL ticket.checkout(h.hold_id, 'w$i', 'w$i') AS c WHERE h.status = 'held'});
-	next unless $o;
-	push @orders, $o;
-	if ($i % 2 == 0)
-	{
-		# The adapter's round: claim what is due, report each as paid.
-		push @paid, split /\n/, q_primary(qq{SELECT j.order_id FROM ticket.claim_payments('witness', 1000) AS j,
-			LATERAL ticket.payment_succeeded(j.payment_id, 'ch-' || j.payment_id) AS r WHERE r = 'paid'});
-	}
-}
-ok(@orders == 20 && @paid >= 10, scalar(@orders) . ' checkouts and ' . scalar(@paid) . ' payments acknowledged before the primary dies');
+my $bench = SaleWitness::start_spike($primary->basedir . '/sale.sql', 2,
+	'-h', $primary->host, '-p', $primary->port, 'postgres');
+my ($orders, $paid) = SaleWitness::witness(\&q_primary, 2);
 
 # The primary dies in the middle of it; the standby takes over.
-my $made = q_primary(q{SELECT count(*) FROM ticket.orders});
-ok($made > @orders, "pgbench made orders too ($made in all)");
 $primary->stop('immediate');
 $bench->finish;
 $standby->promote;
 is(q_standby(q{SELECT pg_is_in_recovery()}), 'f', 'the standby is promoted');
-
-my $list = join(',', @orders);
-is(q_standby(qq{SELECT count(*) FROM ticket.orders WHERE order_id IN ($list)}), scalar(@orders),
-	'every acknowledged checkout is there');
-$list = join(',', @paid);
-is(q_standby(qq{SELECT count(*) FROM ticket.orders WHERE order_id IN ($list) AND state = 'paid'}), scalar(@paid),
-	'every acknowledged payment is there');
-is(q_standby(qq{SELECT count(*) FROM ticket.orders AS o JOIN ticket.seat AS s
-	ON s.concert_id = o.concert_id AND s.hold_id = o.hold_id WHERE o.order_id IN ($list) AND s.state = 'sold'}),
-	q_standby(qq{SELECT count(*) FROM ticket.orders AS o, LATERAL unnest(o.seat_ids) WHERE o.order_id IN ($list)}),
-	'their seats are sold');
-is(q_standby(q{SELECT count(*) FROM ticket.verify()}), '0', 'verify() is empty on the new primary');
-
-# The worker starts on the new primary and catches up; the sale goes on.
-ok($standby->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'ticket worker'}),
-	'the ticket worker starts after the promotion');
-ok($standby->poll_query_until('postgres', q{SELECT events = 0 FROM ticket._unpublished()}), 'and publishes the events left behind');
-my $o = q_standby(q{SELECT c.order_id FROM ticket.hold_best(2, 'after', 1, 1) AS h,
-	LATERAL ticket.checkout(h.hold_id, 'after', 'after') AS c});
-ok($o > 0, 'a checkout on the new primary');
-ok($standby->poll_query_until('postgres', qq{SELECT count(*) > 0 FROM ticket.claim_payments('witness', 1000) AS j,
-	LATERAL ticket.payment_succeeded(j.payment_id, 'ch-' || j.payment_id) AS r WHERE j.order_id = $o AND r = 'paid'}),
-	'and its payment');
-is(q_standby(q{SELECT count(*) FROM ticket.verify()}), '0', 'verify() is still empty');
+SaleWitness::survived(\&q_standby, sub { $standby->poll_query_until('postgres', $_[0], $_[1]) }, 2, $orders, $paid);
 
 done_testing();

@@ -12,6 +12,9 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use SaleWitness;
 use Time::HiRes qw(usleep);
 
 my $pg_config = $ENV{PG_CONFIG} || 'pg_config';
@@ -120,32 +123,8 @@ is(sql('node2', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ti
 	'the ticket worker does not run on the secondary');
 
 # The sale: pgbench on the primary, and a witness of what it acknowledged.
-my $script = "$base/sale.sql";
-append_to_file($script, q{
-\set u random(1, 100000000)
-SELECT c.status FROM ticket.hold_best(1, 'p' || :u, 1, 1) AS h,
-	LATERAL ticket.checkout(h.hold_id, 'p' || :u, 'k' || :u) AS c
- WHERE h.status = 'held';
-});
-my ($bench_out, $bench_err) = ('', '');
-my $bench = IPC::Run::start([ 'pgbench', '-n', '-h', 'localhost', '-p', $port{node1}, '-U', 'postgres',
-	'-c', '8', '-j', '2', '-R', '200', '-T', '60', '-f', $script, 'postgres' ], '>', \$bench_out, '2>', \$bench_err);
-
-my (@orders, @paid);
-my $deadline = time + 60;
-for (my $i = 0; @orders < 20 && time < $deadline; $i++)
-{
-	my $o = sql('node1', qq{SELECT c.order_id FROM ticket.hold_best(1, 'w$i', 1, 1) AS h,
-		LATERAL ticket.checkout(h.hold_id, 'w$i', 'w$i') AS c WHERE h.status = 'held'});
-	next unless $o;
-	push @orders, $o;
-	push @paid, split /\n/, sql('node1', q{SELECT j.order_id FROM ticket.claim_payments('witness', 1000) AS j,
-		LATERAL ticket.payment_succeeded(j.payment_id, 'ch-' || j.payment_id) AS r WHERE r = 'paid'})
-	  if $i % 2 == 0;
-}
-ok(@orders == 20 && @paid >= 10, scalar(@orders) . ' checkouts and ' . scalar(@paid) . ' payments acknowledged');
-my $made = sql('node1', q{SELECT count(*) FROM ticket.orders});
-ok($made > @orders, "pgbench made orders too ($made in all)");
+my $bench = SaleWitness::start_spike("$base/sale.sql", 1, '-h', 'localhost', '-p', $port{node1}, '-U', 'postgres', 'postgres');
+my ($orders, $paid) = SaleWitness::witness(sub { sql('node1', $_[0]) }, 1);
 
 # The primary dies: its keeper first (else it would restart Postgres), then
 # the postmaster.
@@ -157,28 +136,7 @@ ok(wait_for('node2', 'SELECT pg_is_in_recovery()', 'f', 120), 'the monitor promo
 ok(wait_for('monitor', q{SELECT reportedstate IN ('wait_primary', 'primary') FROM pgautofailover.node WHERE nodename = 'node2'}, 't', 60),
 	'the monitor reports node2 as the primary (waiting for a new secondary)');
 
-my $list = join(',', @orders);
-is(sql('node2', qq{SELECT count(*) FROM ticket.orders WHERE order_id IN ($list)}), scalar(@orders),
-	'every acknowledged checkout is on the new primary');
-$list = join(',', @paid);
-is(sql('node2', qq{SELECT count(*) FROM ticket.orders WHERE order_id IN ($list) AND state = 'paid'}), scalar(@paid),
-	'every acknowledged payment report');
-is(sql('node2', qq{SELECT count(*) FROM ticket.orders AS o JOIN ticket.seat AS s
-	ON s.concert_id = o.concert_id AND s.hold_id = o.hold_id WHERE o.order_id IN ($list) AND s.state = 'sold'}),
-	sql('node2', qq{SELECT count(*) FROM ticket.orders AS o, LATERAL unnest(o.seat_ids) WHERE o.order_id IN ($list)}),
-	'every seat they bought is sold');
-is(sql('node2', q{SELECT count(*) FROM ticket.verify()}), '0', 'verify() is empty');
-
-ok(wait_for('node2', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ticket worker'}, '1', 60),
-	'the ticket worker starts on the new primary');
-ok(wait_for('node2', q{SELECT events FROM ticket._unpublished()}, '0', 60), 'and publishes the events left behind');
-my $o = sql('node2', q{SELECT c.order_id FROM ticket.hold_best(1, 'after', 1, 1) AS h,
-	LATERAL ticket.checkout(h.hold_id, 'after', 'after') AS c});
-ok($o > 0, 'the sale goes on: a checkout on the new primary');
-ok(wait_for('node2', qq{SELECT count(*) FROM ticket.claim_payments('witness', 1000) AS j,
-	LATERAL ticket.payment_succeeded(j.payment_id, 'ch-' || j.payment_id) AS r WHERE j.order_id = $o AND r = 'paid'}, '1', 60),
-	'and its payment');
-is(sql('node2', q{SELECT count(*) FROM ticket.verify()}), '0', 'verify() is still empty');
+SaleWitness::survived(sub { sql('node2', $_[0]) }, sub { wait_for('node2', $_[0], $_[1], 60) }, 1, $orders, $paid);
 
 # Whatever happened, nothing of this test keeps running (a keeper would
 # restart its Postgres).
