@@ -39,7 +39,7 @@ DATA = $(filter-out $(DATA_built),$(sort $(wildcard ticket--*.sql)))
 ROUTER_VERSION = $(shell sed -n "s/^default_version = '\\(.*\\)'/\\1/p" src/router/ticket_router.control)
 ROUTER_SCRIPT = ticket_router--$(ROUTER_VERSION).sql
 DATA_built += $(ROUTER_SCRIPT)
-DATA += src/router/ticket_router.control
+DATA += src/router/ticket_router.control $(sort $(wildcard src/router/ticket_router--*.sql))
 
 # Tests are picked up by wildcard: adding a file registers it.
 REGRESS ?= $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

@@ -3,7 +3,10 @@
 -- hold, order, payment or event cursor by its value.
 \i test/regress_setup.sql
 
+-- A database that never called set_shard is shard 0.
+SELECT ticket.shard() AS before_set_shard;
 SELECT * FROM ticket.set_shard(2);
+SELECT ticket.shard() AS after_set_shard;
 -- Again, the same shard: nothing changes.
 SELECT count(*) AS kinds, min(next_value) = max(next_value) AS all_the_same FROM ticket.set_shard(2);
 
@@ -21,6 +24,8 @@ SELECT ticket.publish_events() AS published;
 SELECT min(event_id) AS first_event, bool_and(ticket._shard_of_id(event_id) = 2) AS all_of_shard_2
   FROM ticket.events_since(2000000000000);
 SELECT count(*) AS violations FROM ticket.verify();
+-- Ids handed out: still shard 2.
+SELECT ticket.shard() AS with_ids_handed_out;
 
 -- Now that shard 2 has handed out ids, another shard is refused.
 SELECT pg_temp.err($$SELECT * FROM ticket.set_shard(3)$$);

@@ -110,5 +110,7 @@ GRANT EXECUTE ON FUNCTION ticket._dashboard() TO ticket_admin, ticket_monitor;
 GRANT SELECT ON ticket.dashboard TO ticket_admin, ticket_monitor;
 REVOKE ALL ON FUNCTION ticket.health() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ticket.health() TO ticket_admin, ticket_monitor;
+/* The router asks each partition which shard it is (create_concert, health). */
+GRANT EXECUTE ON FUNCTION ticket.shard() TO ticket_admin, ticket_monitor;
 REVOKE ALL ON FUNCTION ticket._in_transaction_block() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ticket._in_transaction_block() TO ticket_admin;

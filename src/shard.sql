@@ -73,3 +73,11 @@ END
 $$;
 COMMENT ON FUNCTION ticket.set_shard(integer) IS
 	'Makes this database shard k of a sale routed by ticket_router: its concert, hold, order, payment, saga, cancellation and event ids start at k * 10^12 + 1. Refused (55000) once it has handed out ids of another shard. Returns the next id of each kind. For the database owner only.';
+
+CREATE FUNCTION ticket.shard()
+RETURNS integer
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT ticket._shard_of_id(s.last_value) FROM ticket.concert_concert_id_seq AS s $$;
+COMMENT ON FUNCTION ticket.shard() IS
+	'Which shard this database is: the k of its ticket.set_shard(k), 0 for a database that never called it. The router checks with it that its partition pk is shard k.';

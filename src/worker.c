@@ -299,6 +299,7 @@ ticket_worker_main(Datum main_arg)
 {
 	MemoryContext round_cxt;
 	bool		reconciled = false;
+	bool		said_missing = false;	/* logged that ticket.database lacks the extension */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -342,6 +343,12 @@ ticket_worker_main(Datum main_arg)
 				reconciled = true;
 			}
 			more = run_round(&present);
+			if (!present && !said_missing)
+				elog(LOG, "ticket worker: extension \"ticket\" is not installed in database \"%s\" (ticket.database); "
+					 "nothing to do until it is", ticket_database);
+			else if (present && said_missing)
+				elog(LOG, "ticket worker: extension \"ticket\" found in database \"%s\"", ticket_database);
+			said_missing = !present;
 			if (!present)
 				reconciled = false;	/* report again once it is created */
 			else if (!more)

@@ -211,6 +211,7 @@ DECLARE
 	s integer := ticket_router.pick_shard();
 	id bigint;
 BEGIN
+	PERFORM ticket_router.check_partition(s);
 	id := ticket_router.create_concert_on(s, title, starts_at, sale_opens_at, venue, sale_closes_at, hold_ttl, per_user_limit, admit_rate, admission_ttl, max_active, queue, pow_bits, payment_timeout, payment_attempts, accept_late_payments, announce_at, cancellable, cancel_until, cancel_fee_percent, cancel_fee_fixed, durable_holds);
 	INSERT INTO ticket_router.concert_shard AS d (concert_id, shard) VALUES (id, s);
 	RETURN id;
@@ -261,7 +262,7 @@ CREATE FUNCTION ticket.health()
 RETURNS TABLE(check_name text, ok boolean, detail text)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT h.check_name, h.ok, pg_catalog.format('shard %s: %s', s, h.detail) FROM ticket_router.shards() AS s, LATERAL ticket_router.health_on(s) AS h $$;
+AS $$ SELECT h.check_name, h.ok, pg_catalog.format('shard %s: %s', s, h.detail) FROM ticket_router.shards() AS s, LATERAL ticket_router.health_on(s) AS h UNION ALL SELECT 'partition is its shard', k IS NOT DISTINCT FROM s, pg_catalog.format('shard %s: partition p%s is the database of set_shard(%s)', s, s, k) FROM ticket_router.shards() AS s, LATERAL ticket_router.shard_on(s) AS k $$;
 COMMENT ON FUNCTION ticket.health() IS 'Router: runs on every shard, merged (docs/scaling.md). One row per check, for an operator or a probe: library preloaded, a ticket worker serving this database, each scheduled admission''s last step (and the pg_cron job), the payment backlog, unpublished events. Answers as the owner, so ticket_admin and ticket_monitor need no access to pg_stat_activity or pg_cron.';
 
 CREATE FUNCTION ticket.hold(concert_id bigint, user_id text, seat_ids integer[], idempotency_key text DEFAULT NULL::text, client_key text DEFAULT NULL::text, pass text DEFAULT NULL::text)

@@ -128,11 +128,39 @@ AS $$ SELECT (SELECT s FROM ticket_router.shards() AS s
 COMMENT ON FUNCTION ticket_router.pick_shard() IS
 	'The shard a new concert goes to: the one with the fewest concerts in the directory (the lowest number on a tie).';
 
+CREATE FUNCTION ticket_router.shard_on(shard integer)
+RETURNS integer
+LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$ CLUSTER 'ticket_shards'; RUN ON shard; SELECT ticket.shard(); $$;
+COMMENT ON FUNCTION ticket_router.shard_on(integer) IS
+	'Which shard partition pk of server ticket_shards says it is (ticket.shard() there): k when the partitions are in shard order.';
+
+CREATE FUNCTION ticket_router.check_partition(shard integer)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k integer := ticket_router.shard_on(shard);
+BEGIN
+	IF k IS DISTINCT FROM shard THEN
+		RAISE EXCEPTION 'partition p% of server ticket_shards is shard %, not shard %', shard, k, shard
+			USING ERRCODE = '55000',
+			DETAIL = 'An id names its shard (id / 10^12), so a concert made there would be routed to another database.',
+			HINT = 'List the partitions in shard order: pk is the database where ticket.set_shard(k) ran (p0: a database that never called it). SELECT * FROM ticket.health() on the router checks every partition.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION ticket_router.check_partition(integer) IS
+	'Raises 55000 unless partition pk of server ticket_shards is shard k (ticket.shard() there).';
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ticket_router FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ticket_router.shard_count(), ticket_router.shards(),
 	ticket_router.shard_of_concert(bigint), ticket_router.shard_of_feed(bigint, bigint)
 	TO ticket_admin, ticket_customer, ticket_adapter, ticket_monitor;
-GRANT EXECUTE ON FUNCTION ticket_router.pick_shard() TO ticket_admin;
+GRANT EXECUTE ON FUNCTION ticket_router.pick_shard(), ticket_router.check_partition(integer) TO ticket_admin;
+GRANT EXECUTE ON FUNCTION ticket_router.shard_on(integer) TO ticket_admin, ticket_monitor;
 REVOKE ALL ON ticket_router.concert_shard FROM PUBLIC;
 GRANT SELECT ON ticket_router.concert_shard TO ticket_admin, ticket_customer, ticket_adapter, ticket_monitor;
 GRANT INSERT, DELETE ON ticket_router.concert_shard TO ticket_admin;

@@ -37,10 +37,15 @@ my $worker_pid = q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'ticket
 wait_until(qq{SELECT count(*) = 1 FROM ($worker_pid) w}, 'the worker shows in pg_stat_activity');
 is(query(q{SELECT datname || ' ' || application_name FROM pg_stat_activity WHERE backend_type = 'ticket worker'}),
 	'postgres ticket worker', 'connected to ticket.database, named in application_name');
+ok($node->wait_for_log(qr/LOG:  ticket worker: extension "ticket" is not installed in database "postgres" \(ticket\.database\); nothing to do until it is/),
+	'the worker says in the log that ticket.database has no extension ticket');
 my $log_offset = -s $node->logfile;
 query('CREATE EXTENSION ticket');
+ok($node->wait_for_log(qr/ticket worker: extension "ticket" found in database "postgres"/, $log_offset),
+	'and says so once it has');
 ok($node->wait_for_log(qr/ticket worker: in flight at start: 0 holds past expiry/, $log_offset),
 	'once the extension exists, the worker reconciles what was in flight');
+is(() = slurp_file($node->logfile) =~ /is not installed in database/g, 1, 'it says it once, not every round');
 
 # 1. Holds expire by themselves: 40 holds of 1 second.
 query(q{

@@ -79,7 +79,7 @@ SELECT p.proname || '(' || pg_get_function_arguments(p.oid) || ') ' || p.prokind
 	|| COALESCE(pg_get_function_result(p.oid), '') || ' ['
 	|| COALESCE((SELECT string_agg(DISTINCT r.rolname, ',' ORDER BY r.rolname) FROM aclexplode(p.proacl) AS x
 	   JOIN pg_roles AS r ON r.oid = x.grantee WHERE r.rolname LIKE 'ticket\_%'), '') || ']'
-  FROM pg_proc AS p WHERE p.pronamespace = 'ticket'::regnamespace AND p.proname !~ '^_' AND p.proname <> 'set_shard'
+  FROM pg_proc AS p WHERE p.pronamespace = 'ticket'::regnamespace AND p.proname !~ '^_' AND p.proname NOT IN ('set_shard', 'shard')
 UNION ALL
 SELECT c.relname || ' view (' || (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
 	  FROM pg_attribute AS a WHERE a.attrelid = c.oid AND a.attnum > 0) || ') ['
@@ -239,6 +239,26 @@ is(r(q{SELECT count(*) FROM ticket.queues}, 'boss'), '1', 'view queues');
 is(r(q{SELECT count(*) FROM ticket.dashboard}, 'watch'), '2', 'view dashboard, for the monitor');
 is(r(q{SELECT count(DISTINCT labels->>'shard') FROM ticket.metrics()}, 'watch'), '2', 'metrics: each shard\'s, labelled');
 is(r(q{SELECT count(*) > 0 FROM ticket.health() WHERE detail LIKE 'shard 1: %'}, 'watch'), 't', 'health: each shard\'s checks, named');
+is(r(q{SELECT string_agg(ok || ' ' || detail, '; ' ORDER BY detail) FROM ticket.health() WHERE check_name = 'partition is its shard'}, 'watch'),
+	'true shard 0: partition p0 is the database of set_shard(0); true shard 1: partition p1 is the database of set_shard(1)',
+	'health: each partition pk is the database of set_shard(k)');
+
+# A partition list out of shard order: create_concert refuses before it
+# writes anything (a concert made there would be routed elsewhere), and
+# health says which partition is wrong.
+{
+	my $concerts = sub { join ' ', r(q{SELECT count(*) FROM ticket_router.concert_shard}), map { on($_, q{SELECT count(*) FROM ticket.concert}) } @shards };
+	my $before = $concerts->();
+	r(sprintf(q{ALTER SERVER ticket_shards OPTIONS (SET p0 '%s', SET p1 '%s')}, $connstr->($shards[1]), $connstr->($shards[0])));
+	($ret, $out, $err) = $router->psql('postgres', q{\set VERBOSITY verbose
+SELECT ticket.create_concert('Swapped', now() + interval '30 days', now())}, extra_params => [ '-U', 'boss' ]);
+	like($err, qr/ERROR:  55000: partition p0 of server ticket_shards is shard 1, not shard 0.*HINT:  List the partitions in shard order/s,
+		'partitions out of order: create_concert refuses (55000) and says how to list them');
+	is($concerts->(), $before, 'and nothing was created, neither in the directory nor on a shard');
+	is(r(q{SELECT string_agg(ok::text, ' ') FROM ticket.health() WHERE check_name = 'partition is its shard'}, 'watch'), 'false false',
+		'health shows both partitions wrong');
+	r(sprintf(q{ALTER SERVER ticket_shards OPTIONS (SET p0 '%s', SET p1 '%s')}, $connstr->($shards[0]), $connstr->($shards[1])));
+}
 {
 	my %sum;
 	foreach my $n (@shards)
@@ -323,5 +343,27 @@ is(join("\n", @differ), '', "bad input: the same SQLSTATE through the router as 
 ($ret, $out, $err) = $router->psql('postgres', qq{SELECT ticket.hold($a, 'u', ARRAY[99999])});
 like($err, qr/ERROR:  ticket\.hold\(\d+\): \[.*\] REMOTE ERROR: seat 99999 does not belong to concert 1/,
 	'the shard\'s message, after the function and the shard it ran on');
+
+# ------------------------------------------------------------- upgrade
+
+# ticket_router 0.8, updated, has the same objects as a fresh install.
+my $objects = q{
+SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') '
+	|| md5(pg_get_functiondef(p.oid)) || ' ' || COALESCE(obj_description(p.oid, 'pg_proc'), '-') || ' '
+	|| COALESCE((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(p.proacl) AS x), '-')
+  FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
+ WHERE n.nspname IN ('ticket', 'ticket_router', 'plproxy')
+UNION ALL
+SELECT c.oid::regclass::text || ' ' || c.relkind::text || ' ' || COALESCE(pg_get_viewdef(c.oid), '') || ' '
+	|| COALESCE((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(c.relacl) AS x), '-')
+  FROM pg_class AS c WHERE c.relnamespace IN ('ticket'::regnamespace, 'ticket_router'::regnamespace)
+ORDER BY 1};
+$router->safe_psql('postgres', 'CREATE DATABASE updated');
+$router->safe_psql('updated', q{CREATE EXTENSION ticket_router VERSION '0.8' CASCADE; ALTER EXTENSION ticket_router UPDATE});
+my $current = $router->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'ticket_router'});
+is($router->safe_psql('updated', q{SELECT extversion FROM pg_extension WHERE extname = 'ticket_router'}), $current,
+	"ticket_router 0.8 updates to $current");
+my $fresh = $router->safe_psql('postgres', $objects);
+is($router->safe_psql('updated', $objects), $fresh, 'updated from 0.8, it has the same functions, views, comments and grants as a fresh install');
 
 done_testing();
