@@ -174,13 +174,21 @@ BEGIN
 	SELECT count(*) INTO workers FROM pg_catalog.pg_stat_activity AS a
 	 WHERE a.backend_type = 'ticket worker' AND a.datname = pg_catalog.current_database();
 	check_name := 'worker serves this database';
-	ok := workers > 0 AND worker_on IS DISTINCT FROM 'off';
-	detail := CASE WHEN worker_on = 'off' THEN 'ticket.worker is off: the worker idles'
-				   WHEN ok THEN pg_catalog.format('%s worker(s) connected to %s', workers, pg_catalog.current_database())
-				   WHEN worker_db IS DISTINCT FROM pg_catalog.current_database()
-				   THEN pg_catalog.format('ticket.database is %s, not this database (%s)',
-										  coalesce(worker_db, '(unset)'), pg_catalog.current_database())
-				   ELSE 'no ticket worker is connected (it restarts 5 seconds after an exit; see the server log)' END;
+	IF pg_catalog.pg_is_in_recovery() THEN
+		/* A standby runs no worker; what matters is that one starts at promotion. */
+		ok := worker_db IS NOT DISTINCT FROM pg_catalog.current_database();
+		detail := CASE WHEN ok THEN 'a standby: the worker runs on the primary, and here once this server is promoted'
+					   ELSE pg_catalog.format('a standby, and ticket.database is %s, not this database (%s): once promoted, no worker would serve it',
+											  coalesce(worker_db, '(unset)'), pg_catalog.current_database()) END;
+	ELSE
+		ok := workers > 0 AND worker_on IS DISTINCT FROM 'off';
+		detail := CASE WHEN worker_on = 'off' THEN 'ticket.worker is off: the worker idles'
+					   WHEN ok THEN pg_catalog.format('%s worker(s) connected to %s', workers, pg_catalog.current_database())
+					   WHEN worker_db IS DISTINCT FROM pg_catalog.current_database()
+					   THEN pg_catalog.format('ticket.database is %s, not this database (%s)',
+											  coalesce(worker_db, '(unset)'), pg_catalog.current_database())
+					   ELSE 'no ticket worker is connected (it restarts 5 seconds after an exit; see the server log)' END;
+	END IF;
 	RETURN NEXT;
 
 	/* Every concert on sale whose admission is scheduled: its last step. */

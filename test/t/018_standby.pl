@@ -105,6 +105,9 @@ is(q_standby(q{SELECT count(*) FROM ticket.seat_map(1, 1)}), '1', 'seat_map on t
 is(q_standby(q{SELECT count(*) FROM ticket.sales_by_section(2)}), '1', 'sales_by_section on the standby');
 is(q_standby(q{SELECT count(*) FROM ticket.dashboard}), '2', 'the dashboard on the standby');
 is(q_standby(q{SELECT count(*) FROM ticket.concerts}), '2', 'the concerts view on the standby');
+is(q_standby(q{SELECT ok || ': ' || detail FROM ticket.health() WHERE check_name = 'worker serves this database'}),
+	'true: a standby: the worker runs on the primary, and here once this server is promoted',
+	'health() on the standby: no worker there is no fault, and ticket.database names this database');
 
 # A write on the standby is refused as such.
 my ($rc, $out, $err) = $standby->psql('postgres', q{SELECT ticket.hold(2, 'x', ARRAY[1])});
@@ -126,6 +129,8 @@ $primary->stop('immediate');
 $bench->finish;
 $standby->promote;
 is(q_standby(q{SELECT pg_is_in_recovery()}), 'f', 'the standby is promoted');
+ok($standby->poll_query_until('postgres', q{SELECT detail FROM ticket.health() WHERE check_name = 'worker serves this database' AND ok},
+	'1 worker(s) connected to postgres'), 'promoted, health() sees the worker serving this database');
 SaleWitness::survived(\&q_standby, sub { $standby->poll_query_until('postgres', $_[0], $_[1]) }, 2, $orders, $paid);
 
 done_testing();
