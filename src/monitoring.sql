@@ -176,8 +176,9 @@ BEGIN
 	check_name := 'worker serves this database';
 	IF pg_catalog.pg_is_in_recovery() THEN
 		/* A standby runs no worker; what matters is that one starts at promotion. */
-		ok := worker_db IS NOT DISTINCT FROM pg_catalog.current_database();
-		detail := CASE WHEN ok THEN 'a standby: the worker runs on the primary, and here once this server is promoted'
+		ok := worker_db IS NOT DISTINCT FROM pg_catalog.current_database() AND worker_on IS DISTINCT FROM 'off';
+		detail := CASE WHEN worker_on = 'off' THEN 'a standby, and ticket.worker is off: once promoted, the worker would idle'
+					   WHEN ok THEN 'a standby: the worker runs on the primary, and here once this server is promoted'
 					   ELSE pg_catalog.format('a standby, and ticket.database is %s, not this database (%s): once promoted, no worker would serve it',
 											  coalesce(worker_db, '(unset)'), pg_catalog.current_database()) END;
 	ELSE

@@ -263,7 +263,7 @@ RETURNS TABLE(check_name text, ok boolean, detail text)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT h.check_name, h.ok, pg_catalog.format('shard %s: %s', s, h.detail) FROM ticket_router.shards() AS s, LATERAL ticket_router.health_on(s) AS h UNION ALL SELECT 'partition is its shard', k IS NOT DISTINCT FROM s, pg_catalog.format('shard %s: partition p%s is the database of set_shard(%s)', s, s, k) FROM ticket_router.shards() AS s, LATERAL ticket_router.shard_on(s) AS k $$;
-COMMENT ON FUNCTION ticket.health() IS 'Router: runs on every shard, merged (docs/scaling.md). One row per check, for an operator or a probe: library preloaded, a ticket worker serving this database, each scheduled admission''s last step (and the pg_cron job), the payment backlog, unpublished events. Answers as the owner, so ticket_admin and ticket_monitor need no access to pg_stat_activity or pg_cron.';
+COMMENT ON FUNCTION ticket.health() IS 'Router: runs on every shard, merged (docs/scaling.md); and one row per partition pK of server ticket_shards, true when it is the database of set_shard(K) (ticket.shard() there). Each shard''s rows as its own health() gives them. One row per check, for an operator or a probe: library preloaded, a ticket worker serving this database, each scheduled admission''s last step (and the pg_cron job), the payment backlog, unpublished events. Answers as the owner, so ticket_admin and ticket_monitor need no access to pg_stat_activity or pg_cron.';
 
 CREATE FUNCTION ticket.hold(concert_id bigint, user_id text, seat_ids integer[], idempotency_key text DEFAULT NULL::text, client_key text DEFAULT NULL::text, pass text DEFAULT NULL::text)
 RETURNS ticket.hold_result

@@ -138,7 +138,7 @@ COMMENT ON FUNCTION ticket_router.shard_on(integer) IS
 
 CREATE FUNCTION ticket_router.check_partition(shard integer)
 RETURNS void
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

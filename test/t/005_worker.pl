@@ -39,6 +39,7 @@ is(query(q{SELECT datname || ' ' || application_name FROM pg_stat_activity WHERE
 	'postgres ticket worker', 'connected to ticket.database, named in application_name');
 ok($node->wait_for_log(qr/LOG:  ticket worker: extension "ticket" is not installed in database "postgres" \(ticket\.database\); nothing to do until it is/),
 	'the worker says in the log that ticket.database has no extension ticket');
+usleep(1_000_000);    # five rounds at 200 ms, each of which could say it again
 my $log_offset = -s $node->logfile;
 query('CREATE EXTENSION ticket');
 ok($node->wait_for_log(qr/ticket worker: extension "ticket" found in database "postgres"/, $log_offset),
