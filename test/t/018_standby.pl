@@ -108,6 +108,16 @@ is(q_standby(q{SELECT count(*) FROM ticket.concerts}), '2', 'the concerts view o
 is(q_standby(q{SELECT ok || ': ' || detail FROM ticket.health() WHERE check_name = 'worker serves this database'}),
 	'true: a standby: the worker runs on the primary, and here once this server is promoted',
 	'health() on the standby: no worker there is no fault, and ticket.database names this database');
+# A standby whose worker would idle once promoted is a fault there too.
+$standby->append_conf('postgresql.conf', "ticket.worker = off\n");
+$standby->reload;
+ok($standby->poll_query_until('postgres', q{SELECT ok || ': ' || detail FROM ticket.health() WHERE check_name = 'worker serves this database'},
+	'false: a standby, and ticket.worker is off: once promoted, the worker would idle'),
+	'health() on a standby with ticket.worker off: false, and why');
+$standby->adjust_conf('postgresql.conf', 'ticket.worker', 'on');
+$standby->reload;
+ok($standby->poll_query_until('postgres', q{SELECT ok FROM ticket.health() WHERE check_name = 'worker serves this database'}),
+	'and true again once it is on');
 
 # A write on the standby is refused as such.
 my ($rc, $out, $err) = $standby->psql('postgres', q{SELECT ticket.hold(2, 'x', ARRAY[1])});
