@@ -101,6 +101,16 @@ SELECT pg_temp.err(format($$SELECT ticket.order_status(%s, 'bob')$$, :o1));
 SELECT pg_temp.err($$SELECT ticket.order_status(999999, 'bob')$$);
 SELECT pg_temp.err($$SELECT ticket.order_status(NULL, 'bob')$$);
 
+-- The checkout writes its charge without the charge's foreign-key checks
+-- (it inserted the order itself a moment before): the charge names its
+-- order, and the keys still hold for every other writer (23503).
+SELECT count(*) AS charges_of_order FROM ticket.payment p JOIN ticket.orders o USING (order_id)
+ WHERE o.order_id = :o1 AND p.kind = 'charge' AND p.amount = o.amount;
+SELECT pg_temp.err($$INSERT INTO ticket.payment (order_id, kind, amount, max_attempts, next_attempt_at)
+ VALUES (999999, 'charge', 1, 1, now())$$);
+SELECT pg_temp.err($$INSERT INTO ticket.payment (order_id, kind, amount, max_attempts, next_attempt_at, cancellation_id)
+ SELECT order_id, 'charge', 1, 1, now(), 999999 FROM ticket.orders LIMIT 1$$);
+
 -- A cancelled concert: closed.
 SELECT ticket.create_concert('Called Off', '2100-06-01 20:00+00', '2000-01-01 00:00+00') AS xid \gset
 SELECT ticket.add_section(:xid, 'Floor', 'A', 10, 1, 5);

@@ -510,6 +510,8 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	rels[W_PAYMENT] = table_open(cat->payment, RowExclusiveLock);
 	rels[W_EVENT] = table_open(cat->event, RowExclusiveLock);
 	ticket_writer_begin(&w, rels, W_COUNT);
+	/* The charge references the order inserted below, and nothing else. */
+	ticket_writer_trust_fks(&w, W_PAYMENT);
 	{
 		TupleTableSlot *old = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(rels[W_SEAT]), &TTSOpsHeapTuple);
 

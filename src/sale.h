@@ -43,6 +43,7 @@ typedef struct TicketWriter
 
 extern void ticket_writer_begin(TicketWriter *w, Relation *rels, int n);
 extern void ticket_writer_end(TicketWriter *w);
+extern void ticket_writer_trust_fks(TicketWriter *w, int i);
 extern TupleTableSlot *ticket_new_row(TicketWriter *w, int i);
 extern TupleTableSlot *ticket_changed_row(TicketWriter *w, int i, TupleTableSlot *old);
 
