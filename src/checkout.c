@@ -226,7 +226,7 @@ store_status(FunctionCallInfo fcinfo, Catalog *cat, Relation idem, text *user_id
 	SET(row, cat->i_status, CStringGetTextDatum(status));
 	SET(row, cat->i_created_at, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
 	ExecStoreVirtualTuple(row);
-	ExecSimpleRelationInsert(w.rri[0], w.estate, row);
+	ExecSimpleRelationInsert(ticket_writer_rri(&w, 0), w.estate, row);
 	ticket_writer_end(&w);
 	return status_result(fcinfo, status);
 }
@@ -521,14 +521,14 @@ ticket_checkout(PG_FUNCTION_ARGS)
 			row = ticket_changed_row(&w, W_SEAT, old);
 			SET(row, cat->s_held_until, TimestampTzGetDatum(pay_by));
 			ExecStoreVirtualTuple(row);
-			ExecSimpleRelationUpdate(w.rri[W_SEAT], w.estate, &w.epq, old, row);
+			ExecSimpleRelationUpdate(ticket_writer_rri(&w, W_SEAT), w.estate, &w.epq, old, row);
 		}
 	}
 	row = ticket_changed_row(&w, W_HOLD, hold_row);
 	SET(row, cat->h_state, ObjectIdGetDatum(cat->checking_out));
 	SET(row, cat->h_expires_at, TimestampTzGetDatum(pay_by));
 	ExecStoreVirtualTuple(row);
-	ExecSimpleRelationUpdate(w.rri[W_HOLD], w.estate, &w.epq, hold_row, row);
+	ExecSimpleRelationUpdate(ticket_writer_rri(&w, W_HOLD), w.estate, &w.epq, hold_row, row);
 
 	order_id = nextval_internal(cat->orders_seq, false);
 	row = ticket_new_row(&w, W_ORDERS);
@@ -542,7 +542,7 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	SET(row, cat->o_created_at, TimestampTzGetDatum(now));
 	SET(row, cat->o_pay_by, TimestampTzGetDatum(pay_by));
 	ExecStoreVirtualTuple(row);
-	ExecSimpleRelationInsert(w.rri[W_ORDERS], w.estate, row);
+	ExecSimpleRelationInsert(ticket_writer_rri(&w, W_ORDERS), w.estate, row);
 
 	payment_id = nextval_internal(cat->payment_seq, false);
 	row = ticket_new_row(&w, W_PAYMENT);
@@ -556,7 +556,7 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	SET(row, cat->p_next_attempt_at, TimestampTzGetDatum(now));
 	SET(row, cat->p_created_at, TimestampTzGetDatum(now));
 	ExecStoreVirtualTuple(row);
-	ExecSimpleRelationInsert(w.rri[W_PAYMENT], w.estate, row);
+	ExecSimpleRelationInsert(ticket_writer_rri(&w, W_PAYMENT), w.estate, row);
 
 	row = ticket_new_row(&w, W_IDEMPOTENCY);
 	SET(row, cat->i_user_id, PointerGetDatum(user_id));
@@ -566,9 +566,9 @@ ticket_checkout(PG_FUNCTION_ARGS)
 	SET(row, cat->i_status, CStringGetTextDatum("pending"));
 	SET(row, cat->i_created_at, TimestampTzGetDatum(now));
 	ExecStoreVirtualTuple(row);
-	ExecSimpleRelationInsert(w.rri[W_IDEMPOTENCY], w.estate, row);
+	ExecSimpleRelationInsert(ticket_writer_rri(&w, W_IDEMPOTENCY), w.estate, row);
 
-	ticket_insert_event(w.estate, w.rri[W_EVENT], concert_id, "order_created", order_id, user_id,
+	ticket_insert_event(w.estate, ticket_writer_rri(&w, W_EVENT), concert_id, "order_created", order_id, user_id,
 						order_created_detail(hold_id, payment_id, amount, pay_by), now);
 	ticket_writer_end(&w);
 	ticket_count(TICKET_COUNTER_ORDERS_CREATED, 1);
@@ -726,14 +726,14 @@ ticket_sell(PG_FUNCTION_ARGS)
 			SET(row, cat->s_hold_id, Int64GetDatum(hold_id));
 			row->tts_isnull[cat->s_held_until - 1] = true;
 			ExecStoreVirtualTuple(row);
-			ExecSimpleRelationUpdate(w.rri[W_SEAT], w.estate, &w.epq, old, row);
+			ExecSimpleRelationUpdate(ticket_writer_rri(&w, W_SEAT), w.estate, &w.epq, old, row);
 		}
 	}
 	row = ticket_changed_row(&w, W_HOLD, hold_row);
 	SET(row, cat->h_state, ObjectIdGetDatum(cat->confirmed));
 	SET(row, cat->h_ended_at, TimestampTzGetDatum(now));
 	ExecStoreVirtualTuple(row);
-	ExecSimpleRelationUpdate(w.rri[W_HOLD], w.estate, &w.epq, hold_row, row);
+	ExecSimpleRelationUpdate(ticket_writer_rri(&w, W_HOLD), w.estate, &w.epq, hold_row, row);
 
 	row = ticket_changed_row(&w, W_ORDERS, order_row);
 	SET(row, cat->o_state, ObjectIdGetDatum(cat->order_paid));
@@ -741,9 +741,9 @@ ticket_sell(PG_FUNCTION_ARGS)
 	row->tts_isnull[cat->o_cancelled_at - 1] = true;
 	row->tts_isnull[cat->o_cancel_reason - 1] = true;
 	ExecStoreVirtualTuple(row);
-	ExecSimpleRelationUpdate(w.rri[W_ORDERS], w.estate, &w.epq, order_row, row);
+	ExecSimpleRelationUpdate(ticket_writer_rri(&w, W_ORDERS), w.estate, &w.epq, order_row, row);
 
-	ticket_insert_event(w.estate, w.rri[W_EVENT], concert_id, "order_paid", order_id, user_id,
+	ticket_insert_event(w.estate, ticket_writer_rri(&w, W_EVENT), concert_id, "order_paid", order_id, user_id,
 						order_paid_detail(amount, seat_ids), now);
 	ticket_writer_end(&w);
 	ticket_count(TICKET_COUNTER_ORDERS_PAID, 1);

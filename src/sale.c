@@ -239,8 +239,8 @@ ticket_writer_begin(TicketWriter *w, Relation *rels, int n)
 			continue;
 		w->rri[i] = makeNode(ResultRelInfo);
 		InitResultRelInfo(w->rri[i], rels[i], ++rti, NULL, 0);
-		ExecOpenIndices(w->rri[i], false);
 	}
+	w->open = -1;
 	w->estate->es_output_cid = GetCurrentCommandId(true);
 	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
 	AfterTriggerBeginQuery();
@@ -254,9 +254,9 @@ ticket_writer_end(TicketWriter *w)
 	/* what the foreign-key triggers opened */
 	ExecCloseResultRelations(w->estate);
 	EvalPlanQualEnd(&w->epq);
-	for (int i = 0; i < w->n; i++)
-		if (w->rri[i])
-			ExecCloseIndices(w->rri[i]);
+	if (w->open >= 0)
+		ExecCloseIndices(w->rri[w->open]);
+	w->open = -1;
 	ExecResetTupleTable(w->estate->es_tupleTable, false);
 	FreeExecutorState(w->estate);
 	/* Later reads in this transaction, even in the same statement, see it. */
@@ -303,6 +303,34 @@ ticket_writer_trust_fks(TicketWriter *w, int i)
 		kept->numtriggers = n;
 		rri->ri_TrigDesc = kept;
 	}
+}
+
+/*
+ * Table i of the writer, ready for ExecSimpleRelationInsert / Update: its
+ * indexes open, and those of the table written before closed. A call
+ * writes its tables one after the other, so one table's indexes at a time
+ * are enough; and they are what keeps the call's relation locks within a
+ * backend's 16 fast-path slots. A checkout writes six tables with 18
+ * indexes: opened all at once, a dozen of their locks (and the three
+ * sequences') went through the shared lock table, where 50 backends queue
+ * on the same lock partitions (bench/RESULTS.md). Closing an index drops
+ * the lock that opening it took, as ExecCloseIndices does at the end of
+ * every statement; the table's own lock, which DROP INDEX and REINDEX
+ * (concurrently or not) wait for, is held until the transaction ends.
+ */
+ResultRelInfo *
+ticket_writer_rri(TicketWriter *w, int i)
+{
+	Assert(i >= 0 && i < w->n && w->rri[i] != NULL);
+	if (w->open != i)
+	{
+		if (w->open >= 0)
+			ExecCloseIndices(w->rri[w->open]);
+		w->open = -1;
+		ExecOpenIndices(w->rri[i], false);
+		w->open = i;
+	}
+	return w->rri[i];
 }
 
 /* An empty row of table i of the writer, every column NULL. */
@@ -354,7 +382,7 @@ ticket_event_sql(PG_FUNCTION_ARGS)
 				errmsg("kind must not be NULL"));
 	event = table_open(cat->event, RowExclusiveLock);
 	ticket_writer_begin(&w, &event, 1);
-	insert_event(w.estate, w.rri[0], PG_ARGISNULL(0) ? NULL : &concert_id, text_to_cstring(PG_GETARG_TEXT_PP(1)),
+	insert_event(w.estate, ticket_writer_rri(&w, 0), PG_ARGISNULL(0) ? NULL : &concert_id, text_to_cstring(PG_GETARG_TEXT_PP(1)),
 				 PG_ARGISNULL(2) ? NULL : &subject_id, PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
 				 PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4), GetCurrentTransactionStartTimestamp());
 	ticket_writer_end(&w);

@@ -38,12 +38,15 @@ typedef struct TicketWriter
 	EState	   *estate;
 	EPQState	epq;
 	int			n;
+	int			open;			/* the table whose indexes are open, or -1 */
+	/* Write to table i only through ticket_writer_rri(w, i): it opens its indexes. */
 	ResultRelInfo *rri[TICKET_WRITER_MAX];
 } TicketWriter;
 
 extern void ticket_writer_begin(TicketWriter *w, Relation *rels, int n);
 extern void ticket_writer_end(TicketWriter *w);
 extern void ticket_writer_trust_fks(TicketWriter *w, int i);
+extern ResultRelInfo *ticket_writer_rri(TicketWriter *w, int i);
 extern TupleTableSlot *ticket_new_row(TicketWriter *w, int i);
 extern TupleTableSlot *ticket_changed_row(TicketWriter *w, int i, TupleTableSlot *old);
 
