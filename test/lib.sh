@@ -77,15 +77,23 @@ shared_preload_libraries = 'ticket, pg_cron'
 cron.database_name = 'postgres'
 $extra
 CONF
-	ticket_runas "$TICKET_OS_USER" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-		>/dev/null || { tail -n 30 "$dir/server.log"; ticket_die "the server did not start"; }
+	ticket_cluster_up "$dir"
 	export PGHOST=$dir PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
+}
+
+# ticket_cluster_up DIR / ticket_cluster_down DIR: start / stop (fast) the
+# cluster that ticket_cluster_start made in DIR, keeping its data.
+ticket_cluster_up() {
+	ticket_runas "$TICKET_OS_USER" "$PG_BIN/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 start \
+		>/dev/null || { tail -n 30 "$1/server.log"; ticket_die "the server did not start"; }
+}
+ticket_cluster_down() {
+	ticket_runas "$TICKET_OS_USER" "$PG_BIN/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null 2>&1
 }
 
 # ticket_cluster_stop DIR: stop the cluster in DIR and remove DIR.
 ticket_cluster_stop() {
 	local dir=$1
-	[ -d "$dir/data" ] && ticket_runas "$TICKET_OS_USER" "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop \
-		>/dev/null 2>&1
+	[ -d "$dir/data" ] && ticket_cluster_down "$dir"
 	rm -rf "$dir"
 }
